@@ -1,0 +1,296 @@
+"""The load generator: a process of its own, pinned away from the server, that depends on
+no framework under test (picows for WebSocket, a bare asyncio Protocol for HTTP, both on
+uvloop), so a new aiohttp release cannot move Tornado's figures.
+
+Run as ``python -m harness.loadgen '<json spec>'``. It connects, warms up, prints
+``{"ready": ...}``, then answers each ``go <seconds>`` line on stdin with one JSON line
+for a measurement window, until ``quit``. Closed loop: every connection keeps exactly one
+request in flight. Every reply is verified (type, status, content type, exact bytes);
+only verified replies count, and any error ends the process with ``{"error": ...}``.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+CONNECT_TIMEOUT = 10.0
+REPLY_TIMEOUT = 10.0  # in-flight replies must arrive this long after a window ends
+PAYLOAD_VARIANTS = 16  # distinct payloads in rotation, so a stale or crossed echo is caught
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass
+class Window:
+    """Counts for one measurement window, shared by all connections of a generator."""
+
+    running: bool = False
+    ops: int = 0
+    latencies: array.array = field(default_factory=lambda: array.array("f"))
+    busy: int = 0
+    last_reply: float = 0.0
+    done: asyncio.Future | None = None
+    error: str | None = None
+
+    def reply(self, sent_at: float) -> bool:
+        """Count one verified reply; True if the connection should send again."""
+        now = time.perf_counter()
+        self.ops += 1
+        self.latencies.append((now - sent_at) * 1e6)
+        self.last_reply = now
+        if self.running:
+            return True
+        self.busy -= 1
+        if self.busy == 0 and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+        return False
+
+    def fail(self, message: str) -> None:
+        if self.error is None:
+            self.error = message
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(LoadError(message))
+
+
+def payload_variants(size: int, binary: bool) -> list[bytes]:
+    """PAYLOAD_VARIANTS distinct payloads of exactly ``size`` bytes (ASCII for text)."""
+    variants = []
+    for i in range(PAYLOAD_VARIANTS):
+        prefix = b"%x:" % i
+        filler = bytes(range(256)) if binary else b"abcdefghijklmnopqrstuvwxyz0123456789"
+        body = (prefix + filler * (size // len(filler) + 1))[:size]
+        variants.append(body)
+    return variants
+
+
+class EchoClient(WSListener):
+    """One WebSocket connection echoing PAYLOAD_VARIANTS in rotation."""
+
+    def __init__(self, window_ref: list[Window], payloads: list[bytes], msg_type: WSMsgType) -> None:
+        self.window_ref = window_ref
+        self.payloads = payloads
+        self.msg_type = msg_type
+        self.index = 0
+        self.sent_at = 0.0
+        self.fragments: list[bytes] = []
+        self.closing = False
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def send(self) -> None:
+        self.index = (self.index + 1) % PAYLOAD_VARIANTS
+        self.sent_at = time.perf_counter()
+        self.transport.send(self.msg_type, self.payloads[self.index])
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        window = self.window_ref[0]
+        kind = frame.msg_type
+        if kind == WSMsgType.CLOSE:
+            window.fail(f"server closed the WebSocket (code {int(frame.get_close_code())})")
+            return
+        if kind in (WSMsgType.PING, WSMsgType.PONG):
+            return
+        if kind != WSMsgType.CONTINUATION and kind != self.msg_type:
+            window.fail(f"echo came back as {kind.name}, sent {self.msg_type.name}")
+            return
+        if not frame.fin or self.fragments:
+            self.fragments.append(frame.get_payload_as_bytes())
+            if not frame.fin:
+                return
+            payload, self.fragments = b"".join(self.fragments), []
+        else:
+            payload = frame.get_payload_as_bytes()
+        if payload != self.payloads[self.index]:
+            window.fail(
+                f"wrong echo: sent {len(self.payloads[self.index])} bytes, got {len(payload)} "
+                f"bytes starting {payload[:16]!r}"
+            )
+            return
+        if window.reply(self.sent_at):
+            self.send()
+
+    def close(self) -> None:
+        self.closing = True
+        self.transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.closing:
+            self.window_ref[0].fail("server dropped a WebSocket connection")
+
+
+class HttpClient(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection sending the same request again and again."""
+
+    def __init__(self, window_ref: list[Window], request: bytes, content_type: bytes, body: bytes) -> None:
+        self.window_ref = window_ref
+        self.request = request
+        self.content_type = content_type
+        self.body = body
+        self.buffer = bytearray()
+        self.sent_at = 0.0
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def send(self) -> None:
+        self.sent_at = time.perf_counter()
+        self.transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        window = self.window_ref[0]
+        head = bytes(self.buffer[:end]).split(b"\r\n")
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if b"content-length" not in headers:
+            window.fail(f"response without Content-Length (chunked?): {head[0]!r}")
+            return
+        total = end + 4 + int(headers[b"content-length"])
+        if len(self.buffer) < total:
+            return
+        body = bytes(self.buffer[end + 4 : total])
+        del self.buffer[:total]
+        if not head[0].startswith(b"HTTP/1.1 200 "):
+            window.fail(f"status {head[0].decode(errors='replace')!r}, body {body[:80]!r}")
+        elif not headers.get(b"content-type", b"").startswith(self.content_type):
+            window.fail(f"content type {headers.get(b'content-type')!r}, expected {self.content_type!r}")
+        elif body != self.body:
+            window.fail(f"wrong body: {len(body)} bytes starting {body[:40]!r}, expected {len(self.body)}")
+        elif window.reply(self.sent_at):
+            self.send()
+
+    def close(self) -> None:
+        self.closing = True
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            self.window_ref[0].fail(f"server closed an HTTP connection ({exc or 'EOF'})")
+
+
+async def connect(spec: dict, window_ref: list[Window]) -> list:
+    """Open spec['connections'] connections, a few at a time, and return their clients."""
+    loop = asyncio.get_running_loop()
+    url = urlsplit(spec["url"])
+    limit = asyncio.Semaphore(64)
+    if spec["kind"] == "ws_echo":
+        msg_type = WSMsgType.BINARY if spec.get("binary") else WSMsgType.TEXT
+        payloads = payload_variants(spec["size"], spec.get("binary", False))
+
+        async def one() -> EchoClient:
+            async with limit:
+                _, client = await ws_connect(
+                    lambda: EchoClient(window_ref, payloads, msg_type),
+                    spec["url"],
+                    max_frame_size=spec["size"] + 1024,
+                )
+                return client
+    elif spec["kind"] == "http":
+        body = spec.get("body", "").encode("latin-1")
+        request = (
+            f"{spec['method']} {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            + (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body else "")
+            + "\r\n"
+        ).encode() + body
+        expect = spec["expect"]
+
+        async def one() -> HttpClient:
+            async with limit:
+                _, client = await loop.create_connection(
+                    lambda: HttpClient(
+                        window_ref, request, expect["content_type"].encode(), expect["body"].encode("latin-1")
+                    ),
+                    url.hostname,
+                    url.port,
+                )
+                return client
+    else:
+        raise LoadError(f"unknown load kind {spec['kind']!r}")
+    return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(spec["connections"]))), CONNECT_TIMEOUT)
+
+
+async def run_window(clients: list, window_ref: list[Window], seconds: float) -> dict:
+    """Drive every connection for ``seconds``; count and time only verified replies."""
+    loop = asyncio.get_running_loop()
+    window = window_ref[0] = Window(running=True, busy=len(clients), done=loop.create_future())
+    cpu0 = time.process_time()
+    start = time.perf_counter()
+    for client in clients:
+        client.send()
+    stop = loop.call_later(seconds, setattr, window, "running", False)
+    try:
+        await asyncio.wait_for(asyncio.shield(window.done), seconds + REPLY_TIMEOUT)
+    except asyncio.TimeoutError:
+        stop.cancel()
+        raise LoadError(
+            f"{window.busy} of {len(clients)} connections still waiting for a reply "
+            f"{REPLY_TIMEOUT:g}s after the window ended: the server hung"
+        ) from None
+    if window.error:
+        raise LoadError(window.error)
+    return {
+        "ops": window.ops,
+        "seconds": window.last_reply - start,
+        "client_cpu_s": time.process_time() - cpu0,
+        "latencies_us": base64.b64encode(window.latencies.tobytes()).decode(),
+    }
+
+
+def emit(record: dict) -> None:
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
+async def serve_commands(spec: dict) -> None:
+    loop = asyncio.get_running_loop()
+    window_ref = [Window()]
+    started = time.perf_counter()
+    clients = await connect(spec, window_ref)
+    connect_s = time.perf_counter() - started
+    if spec.get("warmup_s", 0) > 0:
+        await run_window(clients, window_ref, spec["warmup_s"])
+    emit({"ready": True, "connect_s": connect_s})
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := (await reader.readline()).decode().split():
+        if line[0] == "go":
+            emit(await run_window(clients, window_ref, float(line[1])))
+        elif line[0] == "quit":
+            break
+    for client in clients:
+        client.close()
+
+
+def main(argv: list[str]) -> int:
+    import uvloop
+
+    spec = json.loads(argv[0])
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve_commands(spec))
+    except Exception as exc:  # reported to the harness, which fails the benchmark with it
+        emit({"error": f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

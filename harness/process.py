@@ -1,0 +1,224 @@
+"""Server processes: start on port 0, wait for the ready line, pin, watch, stop.
+
+A server never outlives the process that started it: the child asks the kernel for
+SIGKILL when its parent dies (PR_SET_PDEATHSIG), so even a SIGKILLed benchmark process
+or asv run leaves nothing listening.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from servers import contract
+
+ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 5.0
+STDERR_TAIL = 2000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# Tests set this to a file to count server starts (the asv lifecycle test reads it).
+START_LOG_ENV = "BENCH_SERVER_START_LOG"
+
+
+class ServerError(RuntimeError):
+    """A server could not start, died, or misbehaved; the message names the cause."""
+
+
+def cpu_plan() -> tuple[int | None, list[int | None]]:
+    """(server CPU, load-generator CPUs): the server gets one CPU, generators the rest.
+
+    With a single CPU nothing is pinned and the results say so (see measure.py).
+    """
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, [None]
+    return cpus[0], cpus[1:]
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child of this harness: the suite importable, extras added."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.update(extra or {})
+    return env
+
+
+def die_with_parent(cpu: int | None):
+    """A preexec_fn: SIGKILL this child when the parent dies; pin it to ``cpu``."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            os._exit(120)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(121)
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    return preexec
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used, from /proc."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process, from /proc."""
+    with open(f"/proc/{pid}/statm", "rb") as f:
+        return int(f.read().split()[1]) * PAGE_SIZE
+
+
+class ServerProcess:
+    """One framework server in a child process of this interpreter.
+
+    Use as a context manager, or call start() and stop(). ``url(path, scheme)`` builds
+    addresses on the bound port.
+    """
+
+    def __init__(
+        self,
+        framework: str,
+        *,
+        loop: str = "asyncio",
+        json_codec: str = "stdlib",
+        compression: bool = False,
+        cpu: int | None = None,
+        ready_timeout: float = READY_TIMEOUT,
+        command: list[str] | None = None,
+    ) -> None:
+        self.framework = framework
+        self.cpu = cpu
+        self.ready_timeout = ready_timeout
+        self.command = command or [
+            sys.executable,
+            "-m",
+            "servers",
+            framework,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--loop",
+            loop,
+            "--json",
+            json_codec,
+        ] + (["--compression"] if compression else [])
+        self.process: subprocess.Popen | None = None
+        self.port: int | None = None
+        self._stderr = None
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "server not started"
+        return self.process.pid
+
+    def url(self, path: str, scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> ServerProcess:
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env=child_env(),
+            cwd=ROOT,
+            preexec_fn=die_with_parent(self.cpu),
+        )
+        if os.environ.get(START_LOG_ENV):
+            with open(os.environ[START_LOG_ENV], "a") as log:
+                log.write(f"{self.framework} {self.process.pid} parent={os.getpid()}\n")
+        try:
+            self.port = self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> int:
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + self.ready_timeout
+        buffered = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ServerError(
+                        f"{self.framework} server did not become ready within "
+                        f"{self.ready_timeout:g}s{self.stderr_tail()}"
+                    )
+                if not selector.select(min(remaining, 0.1)):
+                    continue
+                chunk = os.read(self.process.stdout.fileno(), 65536)
+                if not chunk:
+                    status = self.process.wait(timeout=STOP_TIMEOUT)
+                    raise ServerError(
+                        f"{self.framework} server exited with status {status} before it was ready{self.stderr_tail()}"
+                    )
+                buffered += chunk
+                *lines, buffered = buffered.split(b"\n")
+                for line in lines:
+                    record = contract.parse_ready_line(line.decode(errors="replace"))
+                    if record:
+                        return record["port"]
+
+    def stderr_tail(self) -> str:
+        """The end of the server's stderr, formatted for an error message."""
+        if self._stderr is None or self._stderr.closed:
+            return ""
+        self._stderr.seek(0, os.SEEK_END)
+        size = self._stderr.tell()
+        self._stderr.seek(max(0, size - STDERR_TAIL))
+        tail = self._stderr.read().decode(errors="replace").strip()
+        return f"; its stderr ends with:\n{tail}" if tail else "; its stderr is empty"
+
+    def check_alive(self) -> None:
+        """Raise ServerError if the server has exited."""
+        if self.process is None or self.process.poll() is not None:
+            status = None if self.process is None else self.process.returncode
+            raise ServerError(f"{self.framework} server died (exit status {status}){self.stderr_tail()}")
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def rss_bytes(self) -> int:
+        return rss_bytes(self.pid)
+
+    def stop(self) -> int | None:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status. Idempotent."""
+        process = self.process
+        if process is not None:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+        return None if process is None else process.returncode

@@ -1,0 +1,29 @@
+"""Statistics over measurement rounds: medians, spread, percentiles."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+SATURATED_CPU_PCT = 90.0  # a server below this share of its core was not the bottleneck
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of already sorted values, nearest-rank."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def spread_pct(values: Sequence[float]) -> float:
+    """Interquartile range as a percentage of the median (0 for fewer than two values)."""
+    if len(values) < 2:
+        return 0.0
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return (q3 - q1) / statistics.median(values) * 100
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan

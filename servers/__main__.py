@@ -1,0 +1,95 @@
+"""python -m servers <framework> [--host 127.0.0.1] [--port 0] [--loop asyncio|uvloop] ...
+
+Runs one framework's server for the endpoint contract (servers/contract.py) until SIGINT
+or SIGTERM. Prints one JSON ready line with the bound port once it accepts connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import signal
+import socket
+import sys
+
+import servers
+from servers import contract
+
+EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_BIND = 2, 3, 4
+STOP_TIMEOUT = 5.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m servers", description=__doc__.splitlines()[0])
+    parser.add_argument("framework", help=f"one of: {', '.join(servers.FRAMEWORKS)}")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--json", dest="json_codec", choices=("stdlib", "orjson"), default="stdlib")
+    parser.add_argument("--compression", action="store_true", help="negotiate permessage-deflate")
+    return parser.parse_args(argv)
+
+
+def fail(code: int, message: str) -> int:
+    print(f"python -m servers: error: {message}", file=sys.stderr)
+    return code
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def loop_factory(name: str):
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+async def serve(args: argparse.Namespace, sock: socket.socket) -> None:
+    module = servers.load(args.framework)
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+    stop = await module.start(sock, servers.ServerOptions(args.json_codec, args.compression))
+    print(contract.ready_line(args.framework, sock.getsockname()[1], os.getpid()), flush=True)
+    await stop_requested.wait()
+    await asyncio.wait_for(stop(), STOP_TIMEOUT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        reason = servers.missing(args.framework)
+    except servers.UnknownFramework as exc:
+        return fail(EXIT_USAGE, str(exc))
+    if reason is None and args.loop == "uvloop":
+        try:
+            loop_factory("uvloop")
+        except ImportError:
+            reason = "uvloop is not installed in this environment"
+    if reason:
+        return fail(EXIT_UNAVAILABLE, f"cannot run {args.framework}: {reason} ({sys.executable})")
+    if not is_loopback(args.host):
+        print(f"python -m servers: warning: binding {args.host}, which is not loopback", file=sys.stderr)
+    try:
+        sock = socket.create_server((args.host, args.port), backlog=4096)
+    except OSError as exc:
+        return fail(EXIT_BIND, f"cannot bind {args.host}:{args.port}: {exc.strerror or exc}")
+    sock.setblocking(False)  # Tornado's accept loop expects it; asyncio sets it anyway
+    with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
+        runner.run(serve(args, sock))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The baseline: a plain asyncio Protocol serving the contract's endpoints as thinly as
+possible, with no framework. It is the reference point for the load generators' headroom:
+a generator that cannot drive this server well past a framework's figure cannot measure
+that framework.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import socket
+
+from servers import ServerOptions, Stop, contract, json_codec
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def http_response(status: str, content_type: str, body: bytes) -> bytes:
+    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def ws_frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, n))
+    elif n < 1 << 16:
+        header = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return header + payload
+
+
+def unmask(mask: bytes, data: bytes) -> bytes:
+    n = len(data)
+    key = int.from_bytes((mask * (n // 4 + 1))[:n], "little")
+    return (int.from_bytes(data, "little") ^ key).to_bytes(n, "little")
+
+
+class BaselineProtocol(asyncio.Protocol):
+    def __init__(
+        self, options: ServerOptions, connections: set[BaselineProtocol], subscribers: set[BaselineProtocol]
+    ) -> None:
+        self.dumps, self.loads = json_codec(options.json_codec)
+        self.fixed_responses = {
+            contract.PLAINTEXT.encode(): http_response("200 OK", contract.TEXT_PLAIN, contract.PLAINTEXT_BODY),
+            contract.JSON.encode(): http_response(
+                "200 OK", contract.APPLICATION_JSON, self.dumps(contract.JSON_MESSAGE)
+            ),
+            contract.HEALTH.encode(): http_response("200 OK", contract.TEXT_PLAIN, contract.HEALTH_BODY),
+        }
+        self.connections = connections
+        self.subscribers = subscribers
+        self.buffer = bytearray()
+        self.websocket_path: str | None = None
+        self.fragments: list[bytes] = []
+        self.fragments_size = 0
+        self.fragment_opcode = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        self.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        self.subscribers.discard(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        handle = self.handle_frame if self.websocket_path else self.handle_request
+        while self.buffer and not self.transport.is_closing():
+            if not handle():
+                return
+            handle = self.handle_frame if self.websocket_path else self.handle_request
+
+    # HTTP/1.1 with keep-alive; returns False when more bytes are needed. Headers are
+    # parsed only where they matter (a body, an upgrade): the baseline must stay cheap.
+    def handle_request(self) -> bool:
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        request_line, _, header_block = bytes(self.buffer[:end]).partition(b"\r\n")
+        method, path, _ = request_line.split(b" ", 2)
+        if method == b"GET" and path in self.fixed_responses:
+            del self.buffer[: end + 4]
+            self.transport.write(self.fixed_responses[path])
+            return True
+        headers = {}
+        for line in header_block.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get(b"content-length", 0))
+        if len(self.buffer) < end + 4 + length:
+            return False
+        body = bytes(self.buffer[end + 4 : end + 4 + length])
+        del self.buffer[: end + 4 + length]
+        self.transport.write(self.respond(method, path.decode(), headers, body))
+        return True
+
+    def respond(self, method: bytes, path: str, headers: dict[bytes, bytes], body: bytes) -> bytes:
+        if method == b"POST" and path == contract.JSON_ECHO:
+            return http_response("200 OK", contract.APPLICATION_JSON, self.dumps(self.loads(body)))
+        if path in (contract.WS_ECHO, contract.WS_BROADCAST) and b"sec-websocket-key" in headers:
+            accept = base64.b64encode(hashlib.sha1(headers[b"sec-websocket-key"] + WS_GUID).digest())
+            self.websocket_path = path
+            if path == contract.WS_BROADCAST:
+                self.subscribers.add(self)
+            return (
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+        return http_response("404 Not Found", contract.TEXT_PLAIN, b"not found")
+
+    # WebSocket frames from a client (always masked); returns False when more bytes are needed.
+    def handle_frame(self) -> bool:
+        buf = self.buffer
+        if len(buf) < 2:
+            return False
+        fin, opcode, length, offset = buf[0] & 0x80, buf[0] & 0x0F, buf[1] & 0x7F, 2
+        if length == 126:
+            if len(buf) < 4:
+                return False
+            length, offset = int.from_bytes(buf[2:4], "big"), 4
+        elif length == 127:
+            if len(buf) < 10:
+                return False
+            length, offset = int.from_bytes(buf[2:10], "big"), 10
+        if length > contract.MAX_MESSAGE_BYTES:
+            return self.close(contract.CLOSE_MESSAGE_TOO_BIG)
+        if len(buf) < offset + 4 + length:
+            return False
+        payload = unmask(bytes(buf[offset : offset + 4]), bytes(buf[offset + 4 : offset + 4 + length]))
+        del buf[: offset + 4 + length]
+        if opcode == OP_CLOSE:
+            return self.close(int.from_bytes(payload[:2], "big") if payload else 1000)
+        if opcode == OP_PING:
+            self.transport.write(ws_frame(OP_PONG, payload))
+            return True
+        if opcode in (OP_TEXT, OP_BINARY):
+            self.fragment_opcode, self.fragments, self.fragments_size = opcode, [], 0
+        self.fragments.append(payload)
+        self.fragments_size += length
+        if self.fragments_size > contract.MAX_MESSAGE_BYTES:
+            return self.close(contract.CLOSE_MESSAGE_TOO_BIG)
+        if fin:
+            message = b"".join(self.fragments)
+            self.fragments, self.fragments_size = [], 0
+            self.on_message(self.fragment_opcode, message)
+        return True
+
+    def on_message(self, opcode: int, message: bytes) -> None:
+        frame = ws_frame(opcode, message)
+        if self.websocket_path == contract.WS_ECHO:
+            self.transport.write(frame)
+        elif opcode == OP_TEXT:
+            for subscriber in tuple(self.subscribers):
+                subscriber.transport.write(frame)
+
+    def close(self, code: int) -> bool:
+        self.transport.write(ws_frame(OP_CLOSE, code.to_bytes(2, "big")))
+        self.transport.close()
+        return False
+
+
+async def start(sock: socket.socket, options: ServerOptions) -> Stop:
+    connections: set[BaselineProtocol] = set()
+    subscribers: set[BaselineProtocol] = set()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: BaselineProtocol(options, connections, subscribers), sock=sock
+    )
+
+    async def stop() -> None:
+        server.close()
+        for connection in tuple(connections):
+            connection.transport.close()
+        await server.wait_closed()
+
+    return stop

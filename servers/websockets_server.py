@@ -1,0 +1,57 @@
+"""websockets server for the WebSocket part of the contract (servers/contract.py).
+
+The library has no HTTP framework: only /health is answered over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import http
+import socket
+
+from websockets.asyncio.server import Request, Response, ServerConnection, broadcast, serve
+
+from servers import ServerOptions, Stop, contract
+
+
+async def start(sock: socket.socket, options: ServerOptions) -> Stop:
+    subscribers: set[ServerConnection] = set()
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def fan_out(ws: ServerConnection) -> None:
+        subscribers.add(ws)
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    broadcast(subscribers, message)
+        finally:
+            subscribers.discard(ws)
+
+    routes = {contract.WS_ECHO: echo, contract.WS_BROADCAST: fan_out}
+
+    def process_request(ws: ServerConnection, request: Request) -> Response | None:
+        if request.path == contract.HEALTH:
+            return ws.respond(http.HTTPStatus.OK, contract.HEALTH_BODY.decode())
+        if request.path not in routes:
+            return ws.respond(http.HTTPStatus.NOT_FOUND, "not found\n")
+        return None
+
+    async def handler(ws: ServerConnection) -> None:
+        await routes[ws.request.path](ws)
+
+    server = await serve(
+        handler,
+        sock=sock,
+        process_request=process_request,
+        compression="deflate" if options.compression else None,
+        max_size=contract.MAX_MESSAGE_BYTES,
+        ping_interval=None,  # no keep-alive pings: the others send none either
+    )
+
+    async def stop() -> None:
+        server.close()
+        await server.wait_closed()
+
+    return stop
