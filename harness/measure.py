@@ -220,7 +220,9 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
         summary["ratio_to_baseline"] = 1.0
     elif baseline and baseline.rounds:
         # Same-round ratios: drift between rounds cancels out.
-        ratios = [(r["seconds"] / r["ops"]) / (b["seconds"] / b["ops"]) for r, b in zip(rounds, baseline.rounds, strict=False)]
+        ratios = [
+            (r["seconds"] / r["ops"]) / (b["seconds"] / b["ops"]) for r, b in zip(rounds, baseline.rounds, strict=False)
+        ]
         summary["ratio_to_baseline"] = stats.median(ratios)
     return summary
 
