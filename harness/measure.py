@@ -27,6 +27,8 @@ from servers import contract
 GENERATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "16777216"}
 GENERATOR_READY_TIMEOUT = 30.0
 WINDOW_GRACE = 15.0
+# Set to 1 for a smoke run (tests): one short round, results not meant to be read.
+QUICK_ENV = "BENCH_QUICK"
 # The baseline is the generator's reference ceiling, so it runs as fast as it can.
 BASELINE_LOOP = "uvloop"  # beyond the window: the generator's own reply timeout plus slack
 
@@ -243,6 +245,9 @@ def compare(
     Returns {"workload": ..., "setup": ..., "results": {framework: summary}}, where a
     summary is the statistics of summarize(), or {"skipped": reason}, or {"error": cause}.
     """
+    quick = os.environ.get(QUICK_ENV) == "1"
+    if quick:
+        rounds, window_s, warmup_s = 1, 0.2, 0.1
     names = list(frameworks or servers.FRAMEWORKS)
     server_cpu, generator_cpus = cpu_plan()
     processes = generator_processes or len(generator_cpus)
@@ -300,6 +305,7 @@ def compare(
             "generator_env": GENERATOR_ENV,
             "python": sys.version.split()[0],
             "pinned": server_cpu is not None,
+            "quick": quick,
             "cpus": os.cpu_count(),
         },
         "results": results,

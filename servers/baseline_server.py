@@ -57,6 +57,8 @@ class BaselineProtocol(asyncio.Protocol):
         self.fragments: list[bytes] = []
         self.fragments_size = 0
         self.fragment_opcode = 0
+        self.close_sent = False
+        self.skip = 0  # bytes of a refused oversized frame still to discard
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -67,6 +69,10 @@ class BaselineProtocol(asyncio.Protocol):
         self.subscribers.discard(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.skip:
+            dropped = min(self.skip, len(data))
+            self.skip -= dropped
+            data = data[dropped:]
         self.buffer += data
         handle = self.handle_frame if self.websocket_path else self.handle_request
         while self.buffer and not self.transport.is_closing():
@@ -127,13 +133,23 @@ class BaselineProtocol(asyncio.Protocol):
                 return False
             length, offset = int.from_bytes(buf[2:10], "big"), 10
         if length > contract.MAX_MESSAGE_BYTES:
-            return self.close(contract.CLOSE_MESSAGE_TOO_BIG)
+            # Refuse it, but read it to the end: closing with unread data would reset the
+            # connection before the client sees the close frame.
+            self.send_close(contract.CLOSE_MESSAGE_TOO_BIG)
+            dropped = min(len(buf), offset + 4 + length)
+            self.skip = offset + 4 + length - dropped
+            del buf[:dropped]
+            return True
         if len(buf) < offset + 4 + length:
             return False
         payload = unmask(bytes(buf[offset : offset + 4]), bytes(buf[offset + 4 : offset + 4 + length]))
         del buf[: offset + 4 + length]
         if opcode == OP_CLOSE:
-            return self.close(int.from_bytes(payload[:2], "big") if payload else 1000)
+            self.send_close(int.from_bytes(payload[:2], "big") if payload else 1000)
+            self.transport.close()
+            return False
+        if self.close_sent:
+            return True
         if opcode == OP_PING:
             self.transport.write(ws_frame(OP_PONG, payload))
             return True
@@ -142,7 +158,9 @@ class BaselineProtocol(asyncio.Protocol):
         self.fragments.append(payload)
         self.fragments_size += length
         if self.fragments_size > contract.MAX_MESSAGE_BYTES:
-            return self.close(contract.CLOSE_MESSAGE_TOO_BIG)
+            self.send_close(contract.CLOSE_MESSAGE_TOO_BIG)
+            self.fragments, self.fragments_size = [], 0
+            return True
         if fin:
             message = b"".join(self.fragments)
             self.fragments, self.fragments_size = [], 0
@@ -157,10 +175,10 @@ class BaselineProtocol(asyncio.Protocol):
             for subscriber in tuple(self.subscribers):
                 subscriber.transport.write(frame)
 
-    def close(self, code: int) -> bool:
-        self.transport.write(ws_frame(OP_CLOSE, code.to_bytes(2, "big")))
-        self.transport.close()
-        return False
+    def send_close(self, code: int) -> None:
+        if not self.close_sent:
+            self.close_sent = True
+            self.transport.write(ws_frame(OP_CLOSE, code.to_bytes(2, "big")))
 
 
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:

@@ -16,7 +16,8 @@ HTTP (every framework with an HTTP server; the websockets library has none):
   ``POST /json/echo`` the JSON request body parsed and serialized back, 200,
                       ``application/json``; codec chosen by ``--json stdlib|orjson``.
   ``GET /health``     200, ``text/plain``, body ``ok`` (websockets serves this one too).
-Messages larger than MAX_MESSAGE_BYTES are refused by every server (close code 1009).
+A message larger than MAX_MESSAGE_BYTES is refused: the server closes that connection (close
+code 1009; aiohttp may reset it before the client reads the close frame) and keeps serving.
 
 Start-up: the server binds the socket it is given (loopback unless told otherwise) and,
 once it accepts connections, prints exactly one line on stdout::

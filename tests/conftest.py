@@ -1,0 +1,61 @@
+"""Shared fixtures: servers started through the harness, and small framework-neutral
+clients (urllib for HTTP, the websockets library's sync client for WebSocket) to check
+the endpoint contract. Tests never assert on timings."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from harness.process import ServerProcess
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def http(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    """(status, lower-cased headers, body) of one request; error statuses are returned too."""
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+@pytest.fixture
+def start_server() -> Iterator:
+    """start_server(framework, **options) -> a started ServerProcess, stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(framework: str, **options) -> ServerProcess:
+        server = ServerProcess(framework, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+        assert not pid_alive(server.pid), f"{server.framework} server {server.pid} outlived its test"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Clients in tests talk to loopback only; never through a proxy from the environment.
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "*")
+    assert os.environ["NO_PROXY"] == "*"

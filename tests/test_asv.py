@@ -1,0 +1,83 @@
+"""The suite through asv itself: a quick run in this interpreter records every framework,
+shows n/a where a framework lacks the endpoint, starts each server once per measurement
+(never per sample) and leaves none behind."""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from asv import util
+
+from harness.measure import QUICK_ENV
+from harness.process import ROOT, START_LOG_ENV
+from tests.conftest import pid_alive
+
+ASV = [sys.executable, "-m", "asv"]
+
+
+@pytest.fixture(scope="module")
+def asv_run(tmp_path_factory) -> dict:
+    work = tmp_path_factory.mktemp("asv")
+    conf = util.load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    conf.update(
+        repo=str(ROOT),
+        benchmark_dir=str(ROOT / "benchmarks"),
+        results_dir=str(work / "results"),
+        html_dir=str(work / "html"),
+        env_dir=str(work / "env"),
+    )
+    (work / "asv.conf.json").write_text(json.dumps(conf))
+    start_log = work / "starts.log"
+    env = {**os.environ, QUICK_ENV: "1", START_LOG_ENV: str(start_log)}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    common = ["--config", str(work / "asv.conf.json")]
+    subprocess.run(ASV + ["machine", "--yes", "--machine", "smoke", *common], check=True, env=env, cwd=work)
+    run = subprocess.run(
+        ASV + ["run", *common, "--python=same", "--quick", "--machine", "smoke", "--show-stderr",
+               "--set-commit-hash", commit or "0" * 40],
+        env=env, cwd=work, capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    results_file = next((work / "results" / "smoke").glob(f"{commit[:8]}*.json"), None)
+    return {"run": run, "results": json.loads(results_file.read_text()) if results_file else None, "log": start_log}
+
+
+def values(asv_run: dict, name: str) -> list:
+    return asv_run["results"]["results"][name][0]
+
+
+def test_asv_run_succeeds(asv_run):
+    run = asv_run["run"]
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "failed" not in run.stdout.lower(), run.stdout[-4000:]
+    assert asv_run["results"] is not None
+
+
+def test_every_framework_is_recorded_where_it_has_the_endpoint(asv_run):
+    # params are [baseline, aiohttp, tornado, websockets]
+    ws = values(asv_run, "bench_websocket.EchoText32B.track_time_per_op")
+    assert len(ws) == 4 and all(isinstance(v, float) and v > 0 for v in ws), ws
+    http = values(asv_run, "bench_http.GetJson.track_time_per_op")
+    assert all(isinstance(v, float) and v > 0 for v in http[:3]), http
+    # websockets has no HTTP server: asv records a skip (NaN, shown n/a); a failure would be None.
+    assert isinstance(http[3], float) and math.isnan(http[3]), http
+
+
+def test_each_server_starts_once_per_measurement_and_none_is_left(asv_run):
+    starts = [line.split() for line in Path(asv_run["log"]).read_text().splitlines()]
+    by_parent = collections.defaultdict(collections.Counter)
+    for framework, _pid, parent in starts:
+        by_parent[parent][framework] += 1
+    assert by_parent, "no server was started"
+    for parent, counts in by_parent.items():
+        assert set(counts.values()) == {1}, f"{parent} started {counts}"
+    # One measuring process per benchmark class, not one per benchmark or sample.
+    classes = {name.rsplit(".", 1)[0] for name in asv_run["results"]["results"]}
+    assert len(by_parent) <= len(classes)
+    assert not [pid for _f, pid, _p in starts if pid_alive(int(pid))]

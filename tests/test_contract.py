@@ -1,0 +1,147 @@
+"""The endpoint contract (servers/contract.py), checked against every registered server."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+import servers
+from servers import contract
+from tests.conftest import http
+
+ALL = list(servers.FRAMEWORKS)
+HTTP = [name for name in ALL if servers.FRAMEWORKS[name].http]
+WS_ONLY = [name for name in ALL if not servers.FRAMEWORKS[name].http]
+
+
+def ws_connect(server, path: str = contract.WS_ECHO, compression: str | None = None):
+    return connect(server.url(path, "ws"), compression=compression, max_size=None, proxy=None, open_timeout=5)
+
+
+@pytest.mark.parametrize("framework", ALL)
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 1 << 20])
+def test_ws_echo_returns_every_message_unchanged(start_server, framework, size):
+    server = start_server(framework)
+    with ws_connect(server) as ws:
+        text = ("héllo wörld " * (size // 10 + 1))[:size]
+        binary = bytes(i % 251 for i in range(size))
+        for message in (text, binary, text, binary):
+            ws.send(message)
+            echoed = ws.recv(timeout=10)
+            assert type(echoed) is type(message)
+            assert echoed == message
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_ws_echo_reassembles_fragmented_messages(start_server, framework):
+    server = start_server(framework)
+    with ws_connect(server) as ws:
+        fragments = [bytes([i]) * 1024 for i in range(64)]
+        ws.send(iter(fragments))  # sent as 64 continuation frames
+        assert ws.recv(timeout=10) == b"".join(fragments)
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_compression_is_declined_unless_asked_for(start_server, framework):
+    server = start_server(framework)
+    with ws_connect(server, compression="deflate") as ws:
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+
+
+@pytest.mark.parametrize("framework", [name for name in ALL if name != "baseline"])
+def test_compression_is_negotiated_when_asked_for(start_server, framework):
+    server = start_server(framework, compression=True)
+    with ws_connect(server, compression="deflate") as ws:
+        assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+        ws.send("x" * 1000)
+        assert ws.recv(timeout=10) == "x" * 1000
+
+
+def receive_until(ws, expected: str, limit: int = 10) -> None:
+    """Read messages until ``expected`` arrives (earlier broadcasts may come first)."""
+    for _ in range(limit):
+        if ws.recv(timeout=10) == expected:
+            return
+    raise AssertionError(f"{expected!r} never arrived")
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_broadcast_reaches_every_subscriber(start_server, framework):
+    server = start_server(framework)
+    with contextlib.ExitStack() as stack:
+        subscribers = [stack.enter_context(ws_connect(server, contract.WS_BROADCAST)) for _ in range(3)]
+        # A subscription is in place once its connection has received its own broadcast.
+        for i, ws in enumerate(subscribers):
+            ws.send(f"hello {i}")
+            receive_until(ws, f"hello {i}")
+        subscribers[0].send("to everyone")
+        for ws in subscribers:
+            receive_until(ws, "to everyone")
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_oversized_message_is_refused_and_the_server_keeps_serving(start_server, framework):
+    server = start_server(framework)
+    with ws_connect(server) as ws:
+        with pytest.raises((ConnectionClosed, ConnectionResetError)) as closed:
+            ws.send(b"x" * (contract.MAX_MESSAGE_BYTES + 1))
+            ws.recv(timeout=10)
+        received = getattr(closed.value, "rcvd", None)
+        if received is not None:  # aiohttp may reset the connection before its close frame is read
+            assert received.code == contract.CLOSE_MESSAGE_TOO_BIG
+    server.check_alive()
+    with ws_connect(server) as ws:
+        ws.send("still serving")
+        assert ws.recv(timeout=10) == "still serving"
+
+
+@pytest.mark.parametrize("framework", HTTP)
+def test_get_plaintext(start_server, framework):
+    status, headers, body = http(start_server(framework).url(contract.PLAINTEXT))
+    assert (status, body) == (200, contract.PLAINTEXT_BODY)
+    assert headers["content-type"].startswith(contract.TEXT_PLAIN)
+
+
+@pytest.mark.parametrize("framework", HTTP)
+@pytest.mark.parametrize("codec", ["stdlib", "orjson"])
+def test_get_json(start_server, framework, codec):
+    status, headers, body = http(start_server(framework, json_codec=codec).url(contract.JSON))
+    assert status == 200
+    assert headers["content-type"].startswith(contract.APPLICATION_JSON)
+    assert json.loads(body) == contract.JSON_MESSAGE
+
+
+@pytest.mark.parametrize("framework", HTTP)
+@pytest.mark.parametrize("codec", ["stdlib", "orjson"])
+def test_post_json_echo_parses_and_serializes_back(start_server, framework, codec):
+    document = {"key": [1, 2.5, "três", None, True], "nested": {"a": {"b": []}}}
+    server = start_server(framework, json_codec=codec)
+    status, headers, body = http(server.url(contract.JSON_ECHO), json.dumps(document).encode())
+    assert status == 200
+    assert headers["content-type"].startswith(contract.APPLICATION_JSON)
+    assert json.loads(body) == document
+    dumps, _ = servers.json_codec(codec)
+    assert body == dumps(document)  # the selected codec really wrote it
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_health(start_server, framework):
+    status, headers, body = http(start_server(framework).url(contract.HEALTH))
+    assert (status, body) == (200, contract.HEALTH_BODY)
+
+
+@pytest.mark.parametrize("framework", WS_ONLY)
+def test_frameworks_without_http_answer_404_on_http_endpoints(start_server, framework):
+    assert http(start_server(framework).url(contract.JSON))[0] == 404
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_runs_on_uvloop(start_server, framework):
+    server = start_server(framework, loop="uvloop")
+    with ws_connect(server) as ws:
+        ws.send("on uvloop")
+        assert ws.recv(timeout=10) == "on uvloop"

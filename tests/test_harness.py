@@ -1,0 +1,172 @@
+"""The harness: server lifecycle, failure paths, generator verification, interleaved runs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from harness import measure
+from harness.process import ROOT, ServerError, ServerProcess, cpu_plan
+from servers import contract
+from tests.conftest import http, pid_alive
+
+QUICK = {"rounds": 2, "window_s": 0.2, "warmup_s": 0.1}
+
+
+def wait_gone(pid: int, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_server_binds_port_zero_reports_it_and_stops_cleanly():
+    server = ServerProcess("aiohttp").start()
+    try:
+        assert server.port and server.port > 0
+        assert http(server.url(contract.HEALTH))[0] == 200
+    finally:
+        assert server.stop() == 0
+    assert not pid_alive(server.pid)
+    assert server.stop() == 0  # idempotent
+
+
+def test_server_is_pinned_to_the_server_cpu():
+    server_cpu, generator_cpus = cpu_plan()
+    if server_cpu is None:
+        pytest.skip("one CPU: nothing is pinned")
+    with ServerProcess("baseline", cpu=server_cpu) as server:
+        assert os.sched_getaffinity(server.pid) == {server_cpu}
+    assert server_cpu not in generator_cpus
+
+
+def test_server_that_exits_before_ready_is_an_error_with_its_stderr():
+    command = [sys.executable, "-c", "import sys; sys.stderr.write('boom: bad config'); sys.exit(3)"]
+    with pytest.raises(ServerError, match=r"exited with status 3 before it was ready(.|\n)*boom: bad config"):
+        ServerProcess("fake", command=command).start()
+
+
+def test_server_that_never_becomes_ready_times_out_and_is_killed(tmp_path):
+    pidfile = tmp_path / "pid"
+    command = [
+        sys.executable,
+        "-c",
+        f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)",
+    ]
+    started = time.monotonic()
+    with pytest.raises(ServerError, match="did not become ready within 1s"):
+        ServerProcess("sleeper", command=command, ready_timeout=1).start()
+    assert time.monotonic() - started < 10
+    assert wait_gone(int(pidfile.read_text()))
+
+
+def test_server_that_dies_is_reported_by_check_alive():
+    server = ServerProcess("tornado").start()
+    try:
+        os.kill(server.pid, signal.SIGKILL)
+        server.process.wait(timeout=5)
+        with pytest.raises(ServerError, match=r"tornado server died \(exit status -9\)"):
+            server.check_alive()
+    finally:
+        server.stop()
+
+
+def test_no_server_outlives_a_sigkilled_parent(tmp_path):
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from harness.process import ServerProcess
+        server = ServerProcess("aiohttp").start()
+        print(server.pid, flush=True)
+        time.sleep(60)
+        """
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        server_pid = int(parent.stdout.readline())
+        assert pid_alive(server_pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    assert wait_gone(server_pid), f"server {server_pid} outlived its SIGKILLed parent"
+
+
+def test_compare_counts_verified_replies_for_every_framework():
+    result = measure.compare(measure.ws_echo(32, 4), **QUICK)
+    assert set(result["results"]) == {"baseline", "aiohttp", "tornado", "websockets"}
+    for summary in result["results"].values():
+        assert "error" not in summary, summary
+        assert summary["rounds"] == 2 and summary["ops"] > 0
+        assert summary["seconds_per_op"] > 0 and summary["latency_p99_s"] >= summary["latency_p50_s"] > 0
+        assert 0 < summary["server_cpu_pct"] <= 110
+        assert summary["ratio_to_baseline"] > 0
+    assert result["results"]["baseline"]["ratio_to_baseline"] == 1.0
+    assert result["setup"]["pinned"] == (cpu_plan()[0] is not None)
+
+
+def test_compare_skips_frameworks_without_the_endpoint():
+    result = measure.compare(measure.http_get(contract.JSON, 2), ["baseline", "websockets"], **QUICK)
+    assert result["results"]["websockets"] == {"skipped": "websockets has no HTTP server"}
+    assert result["results"]["baseline"]["ops"] > 0
+
+
+def test_a_server_killed_mid_measurement_fails_that_framework_with_the_cause(monkeypatch):
+    real = measure.measure_round
+
+    def kill_tornado_in_round_two(contender, window_s):
+        if contender.framework == "tornado" and len(contender.rounds) == 1:
+            os.kill(contender.server.pid, signal.SIGKILL)
+        return real(contender, window_s)
+
+    monkeypatch.setattr(measure, "measure_round", kill_tornado_in_round_two)
+    started = time.monotonic()
+    result = measure.compare(measure.ws_echo(32, 4), ["baseline", "tornado"], **QUICK)
+    assert time.monotonic() - started < 60
+    assert "tornado server died" in result["results"]["tornado"]["error"]
+    assert result["results"]["baseline"]["rounds"] == 2
+
+
+def test_generator_rejects_a_wrong_echo(tmp_path):
+    fake = tmp_path / "wrong_echo.py"
+    fake.write_text(
+        textwrap.dedent(
+            """
+            import asyncio, sys
+            from servers import ServerOptions, baseline_server, contract
+
+            class Wrong(baseline_server.BaselineProtocol):
+                def on_message(self, opcode, message):
+                    self.transport.write(baseline_server.ws_frame(opcode, message[:-1] + b"?"))
+
+            async def main():
+                server = await asyncio.get_running_loop().create_server(
+                    lambda: Wrong(ServerOptions(), set(), set()), "127.0.0.1", 0)
+                print(contract.ready_line("wrong", server.sockets[0].getsockname()[1], 0), flush=True)
+                await asyncio.sleep(60)
+
+            asyncio.run(main())
+            """
+        )
+    )
+    with ServerProcess("wrong", command=[sys.executable, str(fake)]) as server:
+        spec = measure.ws_echo(32, 2).generator_spec(server, "stdlib", 2)
+        generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
+        try:
+            with pytest.raises(measure.GeneratorError, match="wrong echo: sent 32 bytes"):
+                generator.wait_ready()
+        finally:
+            generator.close()
