@@ -7,6 +7,7 @@ options)`` that returns an async ``stop()``, then add one ``Framework`` line bel
 from __future__ import annotations
 
 import importlib
+import itertools
 import importlib.metadata
 import importlib.util
 import json
@@ -23,6 +24,8 @@ class Framework:
     module: str  # the server module implementing the contract
     package: str  # the distribution under test, whose version results are tied to
     http: bool  # serves the HTTP endpoints as well as the WebSocket ones
+    min_version: str = ""  # the oldest release the server module supports, and why
+    min_version_reason: str = ""
 
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -31,7 +34,14 @@ FRAMEWORKS: dict[str, Framework] = {
         Framework("baseline", "servers.baseline_server", "", http=True),
         Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True),
         Framework("tornado", "servers.tornado_server", "tornado", http=True),
-        Framework("websockets", "servers.websockets_server", "websockets", http=False),
+        Framework(
+            "websockets",
+            "servers.websockets_server",
+            "websockets",
+            http=False,
+            min_version="13.0",
+            min_version_reason="the new asyncio implementation (websockets.asyncio.server) arrived in 13.0",
+        ),
     )
 }
 FRAMEWORKS_UNDER_TEST = tuple(name for name in FRAMEWORKS if name != "baseline")
@@ -54,7 +64,21 @@ def missing(name: str) -> str | None:
     framework = get(name)
     if framework.package and importlib.util.find_spec(framework.package) is None:
         return f"{framework.package} is not installed in this environment"
+    if framework.min_version and release_key(version(name)) < release_key(framework.min_version):
+        return (
+            f"{framework.package} {version(name)} is older than {framework.min_version}, the oldest release "
+            f"this suite's server supports: {framework.min_version_reason}"
+        )
     return None
+
+
+def release_key(release: str) -> tuple[int, ...]:
+    """A sortable key for a release number such as '3.10.11' (pre-release tags dropped)."""
+    parts = []
+    for part in release.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits or 0))
+    return tuple(parts)
 
 
 def version(name: str) -> str:
