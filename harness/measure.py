@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import servers
 from harness import stats
-from harness.process import ServerError, ServerProcess, child_env, cpu_plan, die_with_parent
+from harness.process import ServerError, ServerProcess, child_env, cpu_plan, die_with_parent, follow_parent
 from servers import contract
 
 # glibc serves asyncio's 256 KiB read buffers with mmap/munmap on every read, which halves
@@ -245,6 +245,7 @@ def compare(
     Returns {"workload": ..., "setup": ..., "results": {framework: summary}}, where a
     summary is the statistics of summarize(), or {"skipped": reason}, or {"error": cause}.
     """
+    follow_parent()
     quick = os.environ.get(QUICK_ENV) == "1"
     if quick:
         rounds, window_s, warmup_s = 1, 0.2, 0.1

@@ -69,6 +69,21 @@ def die_with_parent(cpu: int | None):
     return preexec
 
 
+def follow_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies.
+
+    Called by the measuring process: when asv (its parent, with launch_method "spawn") is
+    killed, this process dies at once, and with it, through their own PR_SET_PDEATHSIG,
+    every server and generator it started.
+    """
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used, from /proc."""
     with open(f"/proc/{pid}/stat", "rb") as f:

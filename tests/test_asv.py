@@ -10,6 +10,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,49 @@ def test_each_server_starts_once_per_measurement_and_none_is_left(asv_run):
     classes = {name.rsplit(".", 1)[0] for name in asv_run["results"]["results"]}
     assert len(by_parent) <= len(classes)
     assert not [pid for _f, pid, _p in starts if pid_alive(int(pid))]
+
+
+def loadgen_processes() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"harness.loadgen" in cmdline and pid_alive(int(entry)):
+                pids.append(int(entry))
+    return pids
+
+
+def test_sigkill_of_asv_mid_run_leaves_no_process_behind(tmp_path):
+    conf = util.load_json(str(ROOT / "asv.conf.json"), js_comments=True)
+    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp_path / "results"))
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+    start_log = tmp_path / "starts.log"
+    env = {**os.environ, START_LOG_ENV: str(start_log)}
+    env.pop(QUICK_ENV, None)  # a full measurement, so asv is killed in the middle of it
+    before = set(loadgen_processes())
+    common = ["--config", str(tmp_path / "asv.conf.json")]
+    subprocess.run(ASV + ["machine", "--yes", "--machine", "smoke", *common], check=True, env=env, cwd=tmp_path)
+    asv = subprocess.Popen(
+        ASV + ["run", *common, "--python=same", "--machine", "smoke", "--bench", "EchoText32B"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(start_log.read_text().splitlines() if start_log.exists() else []) < 4:
+            time.sleep(0.1)
+        servers_started = [int(line.split()[1]) for line in start_log.read_text().splitlines()]
+        assert len(servers_started) == 4, "the measurement never started its servers"
+        time.sleep(1)  # generators connected, windows running
+    finally:
+        asv.kill()
+        asv.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        any(pid_alive(pid) for pid in servers_started) or set(loadgen_processes()) - before
+    ):
+        time.sleep(0.1)
+    assert not [pid for pid in servers_started if pid_alive(pid)], "a server outlived asv"
+    assert not set(loadgen_processes()) - before, "a load generator outlived asv"
