@@ -266,10 +266,12 @@ def side_by_side_svg(run: Run, workload: Workload) -> str:
             f"<title>{_e(framework)}: {ops:,.0f} ops/s</title></rect>"
         )
         parts.append(f'<text x="{label_w + length + 4}" y="{y + 14}" class="value">{ops:,.0f}/s</text>')
-        if framework == BASELINE:
-            note = "generator ceiling"
-        else:
-            note = f"×{_fmt_value(ratio, digits=2)} baseline · CPU {_fmt_value(cpu, digits=0, suffix='%')}"
+        cpu_note = f"CPU {_fmt_value(cpu, digits=0, suffix='%')}"
+        note = (
+            f"generator ceiling · {cpu_note}"
+            if framework == BASELINE
+            else f"×{_fmt_value(ratio, digits=2)} baseline · {cpu_note}"
+        )
         parts.append(f'<text x="{label_w + bar_w + 80}" y="{y + 14}" class="note">{_e(note)}')
         if client_bound:
             parts.append('<tspan class="client-bound" dx="6">⚠ client-bound</tspan>')
