@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prepares a checkout: Debian tools the suite drives (wrk, redis-server), and .venv with
-# the suite, the frameworks (latest releases) and the developer tools. Idempotent.
+# Prepares a checkout: Debian tools the suite drives (wrk, redis-server), the browser test
+# needs (chromium, chromedriver) and the site build uses (npm, to fetch asv's web libraries
+# once), and .venv with the suite, the frameworks (latest releases) and the developer
+# tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +10,10 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 missing=()
-for tool in wrk redis-server; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+# command:Debian package
+for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm; do
+    command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "setup: installing Debian packages: ${missing[*]}"
@@ -25,3 +30,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[frameworks,dev]"
+# asv's site loads jQuery, flot and bootstrap from CDNs; keep local copies for offline use.
+.venv/bin/python -m harness.site --fetch-assets

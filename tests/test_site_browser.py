@@ -1,0 +1,155 @@
+"""The published site in a real browser: asv's graphs and the frameworks page render data
+points in headless Chromium, served over HTTP from a fixture results set (made-up numbers,
+tests/site_fixtures.py). Screenshots go to artifacts/. Needs Debian's chromium and
+chromium-driver and asv's web libraries: scripts/setup.sh installs them."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import site
+from harness.process import ROOT
+from tests import site_fixtures
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",  # root without user namespaces
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",  # no outside network here: no update, sync or component calls
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1280,1600",
+]
+
+
+def _require_tools() -> None:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing:
+        pytest.fail(f"missing {', '.join(missing)}: run scripts/setup.sh (installs chromium and chromium-driver)")
+    if not all((site.ASSETS_DIR / name).is_file() for name in site.ASV_ASSETS):
+        pytest.fail(f"asv's web libraries are not in {site.ASSETS_DIR}: run scripts/setup.sh")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        pytest.fail("selenium is not installed: run scripts/setup.sh (the dev extra)")
+
+
+@pytest.fixture(scope="module")
+def served_site(tmp_path_factory) -> Iterator[str]:
+    _require_tools()
+    work = tmp_path_factory.mktemp("site")
+    results, _commits = site_fixtures.make_results(work)
+    publish = site_fixtures.publish(site_fixtures.asv_config(work, work / "repo"))
+    assert publish.returncode == 0, publish.stdout + publish.stderr
+    site.build(results, work / "html")
+    handler = functools.partial(_QuietHandler, directory=str(work / "html"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator:
+    _require_tools()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _screenshot(driver, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / name))
+
+
+def _wait_for(driver, script: str, timeout: float = 30):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: d.execute_script(script))
+
+
+def test_asv_graph_page_plots_every_commit(served_site, browser):
+    benchmark = "bench_websocket.EchoText32B.track_time_per_op"
+    browser.get(f"{served_site}/index.html#{benchmark}")
+    # flot keeps the plot on its placeholder: read the series asv drew on #main-graph.
+    points = _wait_for(
+        browser,
+        "var plot = window.jQuery && $('#main-graph').data('plot');"
+        "if (!plot) return null;"
+        "var series = plot.getData().filter(function (s) { return s.data && s.data.length; });"
+        "return series.length ? series.map(function (s) { return s.data.length; }) : null;",
+    )
+    _screenshot(browser, "asv-graph.png")
+    assert "error.html" not in browser.current_url, "asv's scripts failed to load"
+    # Three commits of the default env; the release envs add one point each on the last commit.
+    assert max(points) == 3, points
+    assert browser.execute_script("return document.querySelector('#nav-li-frameworks a').getAttribute('href')") == (
+        "frameworks.html"
+    )
+
+
+def test_asv_grid_lists_the_workloads(served_site, browser):
+    browser.get(f"{served_site}/index.html")
+    names = _wait_for(
+        browser, "var n = document.querySelectorAll('.benchmark-container'); return n.length ? n.length : null;"
+    )
+    _screenshot(browser, "asv-grid.png")
+    assert names == len(site_fixtures.TEMPLATE) * len(site_fixtures.UNITS)
+
+
+def test_frameworks_page_shows_side_by_side_and_trends(served_site, browser):
+    browser.get(f"{served_site}/frameworks.html")
+    counts = browser.execute_script(
+        "function n(q) { return document.querySelectorAll(q).length; }"
+        "return {bars: n('svg.side-by-side rect.bar'), missing: n('svg.side-by-side .missing'),"
+        " points: n('svg.trend circle.point'), trends: n('svg.trend'),"
+        " clientBound: n('rect.bar[data-client-bound=true]'),"
+        " visibleBars: Array.from(document.querySelectorAll('rect.bar')).filter("
+        "   function (r) { var b = r.getBoundingClientRect(); return b.width > 0 && b.height > 0; }).length};"
+    )
+    _screenshot(browser, "frameworks.png")
+    # Side by side: 3 HTTP bars (websockets n/a) + 4 WebSocket bars, all drawn with a size.
+    assert counts["bars"] == counts["visibleBars"] == 7, counts
+    assert counts["missing"] == 1, counts
+    assert counts["clientBound"] == 1, counts  # tornado's WebSocket server at 70 % CPU
+    # Trends: aiohttp (2 releases) and tornado (1) on both workloads.
+    assert counts["trends"] == 4, counts
+    assert counts["points"] == 6, counts
+    releases = browser.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'svg.trend[data-framework=aiohttp] circle.point')).map(function (c) { return c.dataset.release; });"
+    )
+    assert releases == ["3.9.5", "3.10.11"] * 2, releases
