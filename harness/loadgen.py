@@ -2,11 +2,16 @@
 no framework under test (picows for WebSocket, a bare asyncio Protocol for HTTP, both on
 uvloop), so a new aiohttp release cannot move Tornado's figures.
 
-Run as ``python -m harness.loadgen '<json spec>'``. It connects, warms up, prints
-``{"ready": ...}``, then answers each ``go <seconds>`` line on stdin with one JSON line
-for a measurement window, until ``quit``. Closed loop: every connection keeps exactly one
-request in flight. Every reply is verified (type, status, content type, exact bytes);
-only verified replies count, and any error ends the process with ``{"error": ...}``.
+Run as ``python -m harness.loadgen '<json spec>'`` (or ``@<file>`` holding the spec, for
+specs too large for a command line). It connects, warms up, prints ``{"ready": ...}``,
+then answers each ``go <seconds>`` line on stdin with one JSON line for a measurement
+window, until ``quit``. Closed loop: every connection keeps exactly one request in flight.
+HTTP also runs open loop: ``go <seconds> <rate>`` sends requests at fixed intended times
+(OpenLoopSchedule) on whichever connection is free, and times each reply from its
+intended send time, so a slow server cannot slow the sender down and hide its own
+latency (no coordinated omission). Every reply is verified (type, status, content type,
+exact bytes); only verified replies count, and any error ends the process with
+``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import array
 import asyncio
 import base64
+import collections
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -141,12 +148,14 @@ class HttpClient(asyncio.Protocol):
         self.buffer = bytearray()
         self.sent_at = 0.0
         self.closing = False
+        self.on_free = self.send  # after a verified reply: closed loop sends again at once
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
-    def send(self) -> None:
-        self.sent_at = time.perf_counter()
+    def send(self, intended_at: float | None = None) -> None:
+        """Send the request; its latency counts from ``intended_at`` when given (open loop)."""
+        self.sent_at = time.perf_counter() if intended_at is None else intended_at
         self.transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
@@ -175,7 +184,7 @@ class HttpClient(asyncio.Protocol):
         elif body != self.body:
             window.fail(f"wrong body: {len(body)} bytes starting {body[:40]!r}, expected {len(self.body)}")
         elif window.reply(self.sent_at):
-            self.send()
+            self.on_free()
 
     def close(self) -> None:
         self.closing = True
@@ -254,6 +263,113 @@ async def run_window(clients: list, window_ref: list[Window], seconds: float) ->
     }
 
 
+class OpenLoopSchedule:
+    """Request i is due at ``start + i / rate``, whatever happened to the requests before it.
+
+    Intended times depend only on the rate and the start, never on when replies came back:
+    that is what makes the latency figures free of coordinated omission.
+    """
+
+    def __init__(self, rate: float, start: float, total: int) -> None:
+        if rate <= 0 or total < 0:
+            raise ValueError(f"an open-loop schedule needs a positive rate and a count, got {rate}, {total}")
+        self.rate = rate
+        self.start = start
+        self.total = total
+        self.next_index = 0
+
+    def intended(self, i: int) -> float:
+        return self.start + i / self.rate
+
+    def take_due(self, now: float) -> list[float]:
+        """The intended times of every not yet taken request due by ``now``, in order."""
+        due_count = min(self.total, math.floor((now - self.start) * self.rate) + 1) if now >= self.start else 0
+        times = [self.intended(i) for i in range(self.next_index, due_count)]
+        self.next_index = max(self.next_index, due_count)
+        return times
+
+    def finished(self) -> bool:
+        return self.next_index >= self.total
+
+    def next_due(self) -> float:
+        return self.intended(self.next_index)
+
+
+SPIN_BEFORE_DUE = 0.002  # timers are coarse (uvloop: 1 ms); poll the loop when this close
+
+
+async def run_open_window(clients: list, window_ref: list[Window], seconds: float, rate: float) -> dict:
+    """Send ``rate * seconds`` requests at fixed intended times on free connections.
+
+    A request due while every connection is busy waits in a queue and still counts its
+    latency from its intended time. ``schedule_lag`` is how late the generator itself
+    noticed requests were due: its own share of the latency, which must stay small.
+    """
+    loop = asyncio.get_running_loop()
+    window = window_ref[0] = Window(running=True, done=loop.create_future())
+    idle = collections.deque(clients)
+    backlog: collections.deque[float] = collections.deque()
+    lags = array.array("f")
+    start = time.perf_counter()
+    schedule = OpenLoopSchedule(rate, start, max(1, round(rate * seconds)))
+    cpu0 = time.process_time()
+
+    def check_finished() -> None:
+        if schedule.finished() and not backlog and len(idle) == len(clients) and not window.done.done():
+            window.done.set_result(None)
+
+    def free(client: HttpClient) -> None:
+        if backlog:
+            client.send(backlog.popleft())
+        else:
+            idle.append(client)
+            check_finished()
+
+    def tick() -> None:
+        if window.done.done():
+            return
+        now = time.perf_counter()
+        for intended_at in schedule.take_due(now):
+            lags.append((now - intended_at) * 1e6)
+            backlog.append(intended_at)
+        while backlog and idle:
+            idle.popleft().send(backlog.popleft())
+        if schedule.finished():
+            check_finished()
+            return
+        wait = schedule.next_due() - time.perf_counter()
+        if wait > SPIN_BEFORE_DUE:
+            loop.call_later(wait - SPIN_BEFORE_DUE, tick)
+        else:
+            loop.call_soon(tick)
+
+    for client in clients:
+        client.on_free = lambda client=client: free(client)
+    try:
+        tick()
+        try:
+            await asyncio.wait_for(asyncio.shield(window.done), seconds + REPLY_TIMEOUT)
+        except asyncio.TimeoutError:
+            busy = len(clients) - len(idle)
+            raise LoadError(
+                f"open loop at {rate:.0f}/s: {len(backlog)} requests queued and {busy} in flight "
+                f"{REPLY_TIMEOUT:g}s after the window ended: the server cannot keep up with this rate"
+            ) from None
+    finally:
+        for client in clients:
+            client.on_free = client.send
+    if window.error:
+        raise LoadError(window.error)
+    return {
+        "ops": window.ops,
+        "seconds": window.last_reply - start,
+        "client_cpu_s": time.process_time() - cpu0,
+        "latencies_us": base64.b64encode(window.latencies.tobytes()).decode(),
+        "schedule_lag_us": base64.b64encode(lags.tobytes()).decode(),
+        "rate": rate,
+    }
+
+
 def emit(record: dict) -> None:
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
@@ -271,7 +387,11 @@ async def serve_commands(spec: dict) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := (await reader.readline()).decode().split():
-        if line[0] == "go":
+        if line[0] == "go" and len(line) == 3:
+            if spec["kind"] != "http":
+                raise LoadError(f"open loop is for HTTP, not {spec['kind']!r}")
+            emit(await run_open_window(clients, window_ref, float(line[1]), float(line[2])))
+        elif line[0] == "go":
             emit(await run_window(clients, window_ref, float(line[1])))
         elif line[0] == "quit":
             break
@@ -282,8 +402,12 @@ async def serve_commands(spec: dict) -> None:
 def main(argv: list[str]) -> int:
     import uvloop
 
-    spec = json.loads(argv[0])
     try:
+        if argv[0].startswith("@"):
+            with open(argv[0][1:]) as f:
+                spec = json.load(f)
+        else:
+            spec = json.loads(argv[0])
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             runner.run(serve_commands(spec))
     except Exception as exc:  # reported to the harness, which fails the benchmark with it

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 
 import servers
-from harness import stats
-from harness.process import ServerError, ServerProcess, child_env, cpu_plan, die_with_parent, follow_parent
+from harness import documents, stats
+from harness.process import ServerError, ServerProcess, child_env, cpu_plan, die_with_parent
 from servers import contract
 
 # glibc serves asyncio's 256 KiB read buffers with mmap/munmap on every read, which halves
@@ -26,6 +26,7 @@ from servers import contract
 # settings; servers run as users deploy them, without.
 GENERATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "16777216"}
 GENERATOR_READY_TIMEOUT = 30.0
+SPEC_ARGV_LIMIT = 64 * 1024  # larger specs (big request bodies) go through a file: argv caps one argument at 128 KiB
 WINDOW_GRACE = 15.0
 # Set to 1 for a smoke run (tests): one short round, results not meant to be read.
 QUICK_ENV = "BENCH_QUICK"
@@ -81,6 +82,21 @@ def http_get(path: str, connections: int) -> Workload:
     )
 
 
+def http_post_json(size_name: str, connections: int) -> Workload:
+    """POST /json/echo of a documents.document(size_name); the reply must be the server's
+    codec's exact bytes for the same document."""
+    document = documents.document(size_name)
+    spec = {"kind": "http", "method": "POST", "body_json": document, "expect_json": document}
+    return Workload(
+        f"http_post_json_echo_{size_name}_c{connections}",
+        contract.JSON_ECHO,
+        "http",
+        spec,
+        connections,
+        needs_http=True,
+    )
+
+
 class GeneratorError(RuntimeError):
     pass
 
@@ -93,13 +109,22 @@ class Generator:
         processes = max(1, min(processes, connections))
         self.processes: list[subprocess.Popen] = []
         self.stderr = []
+        self.shares: list[float] = []  # each process's fraction of the connections (and of an open-loop rate)
+        self.spec_files: list[str] = []
         for i in range(processes):
             share = connections // processes + (1 if i < connections % processes else 0)
+            self.shares.append(share / connections)
             err = tempfile.TemporaryFile()
             self.stderr.append(err)
+            encoded = json.dumps(dict(spec, connections=share))
+            if len(encoded) > SPEC_ARGV_LIMIT:
+                with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                    f.write(encoded)
+                self.spec_files.append(f.name)
+                encoded = "@" + f.name
             self.processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "harness.loadgen", json.dumps(dict(spec, connections=share))],
+                    [sys.executable, "-m", "harness.loadgen", encoded],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=err,
@@ -131,22 +156,32 @@ class Generator:
             for p, e in zip(self.processes, self.stderr, strict=True)
         )
 
-    def window(self, seconds: float) -> dict:
-        """One measurement window on every process at once; merged counts and latencies."""
-        for process in self.processes:
-            process.stdin.write(f"go {seconds}\n".encode())
+    def window(self, seconds: float, rate: float | None = None) -> dict:
+        """One measurement window on every process at once; merged counts and latencies.
+
+        Closed loop, or open loop at ``rate`` requests/s in total (HTTP only), shared out
+        like the connections. Open-loop results add ``schedule_lag_us``.
+        """
+        for process, share in zip(self.processes, self.shares, strict=True):
+            command = f"go {seconds}" if rate is None else f"go {seconds} {rate * share}"
+            process.stdin.write(f"{command}\n".encode())
             process.stdin.flush()
         deadline = time.monotonic() + seconds + WINDOW_GRACE
         parts = [self._read(p, e, deadline, "measuring") for p, e in zip(self.processes, self.stderr, strict=True)]
-        latencies = array.array("f")
-        for part in parts:
-            latencies.frombytes(base64.b64decode(part["latencies_us"]))
-        return {
+        result = {
             "ops": sum(p["ops"] for p in parts),
             "seconds": max(p["seconds"] for p in parts),
             "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
-            "latencies_us": latencies,
         }
+        if rate is not None:
+            result["rate"] = rate
+        for key in ("latencies_us", "schedule_lag_us"):
+            if key in parts[0]:
+                values = array.array("f")
+                for part in parts:
+                    values.frombytes(base64.b64decode(part[key]))
+                result[key] = values
+        return result
 
     def close(self) -> None:
         for process in self.processes:
@@ -160,6 +195,9 @@ class Generator:
                     process.wait()
         for err in self.stderr:
             err.close()
+        for path in self.spec_files:
+            os.unlink(path)
+        self.spec_files = []
 
 
 @dataclass
@@ -170,6 +208,7 @@ class Contender:
     server: ServerProcess | None = None
     generator: Generator | None = None
     rounds: list[dict] = field(default_factory=list)
+    open_rounds: dict[float, dict] = field(default_factory=dict)  # load fraction -> open-loop window
     error: str | None = None
     skipped: str | None = None
     connect_s: float = 0.0
@@ -181,11 +220,11 @@ class Contender:
             self.server.stop()
 
 
-def measure_round(contender: Contender, window_s: float) -> dict:
+def measure_round(contender: Contender, window_s: float, rate: float | None = None) -> dict:
     server, generator = contender.server, contender.generator
     cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
     try:
-        result = generator.window(window_s)
+        result = generator.window(window_s, rate)
     except GeneratorError as exc:
         server.check_alive()  # a dead server is the real cause: say so
         raise ServerError(f"{contender.framework}: {exc}") from None
@@ -229,6 +268,65 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
     return summary
 
 
+def start_contenders(
+    workload: Workload,
+    names: list[str],
+    *,
+    warmup_s: float,
+    loop: str,
+    json_codec: str,
+    generator_processes: int | None,
+) -> tuple[list[Contender], dict]:
+    """A started server and warmed-up generator per framework (or the reason it has none),
+    and the record of the set-up. Callers must close every contender (try/finally)."""
+    server_cpu, generator_cpus = cpu_plan()
+    processes = generator_processes or len(generator_cpus)
+    contenders = [Contender(name) for name in names]
+    setup = {
+        "warmup_s": warmup_s,
+        "loop": loop,
+        "baseline_loop": BASELINE_LOOP,
+        "json_codec": json_codec,
+        "server_cpu": server_cpu,
+        "generator_cpus": generator_cpus,
+        "generator_processes": processes,
+        "generator_env": GENERATOR_ENV,
+        "python": sys.version.split()[0],
+        "pinned": server_cpu is not None,
+        "cpus": os.cpu_count(),
+    }
+    for c in contenders:
+        reason = servers.missing(c.framework)
+        if reason is None and workload.needs_http and not servers.get(c.framework).http:
+            reason = f"{c.framework} has no HTTP server"
+        if reason:
+            c.skipped = reason
+            continue
+        try:
+            server_loop = BASELINE_LOOP if c.framework == "baseline" else loop
+            c.server = ServerProcess(c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu).start()
+            spec = workload.generator_spec(c.server, json_codec, workload.connections)
+            c.generator = Generator(dict(spec, warmup_s=warmup_s), generator_cpus, processes)
+            c.connect_s = c.generator.wait_ready()
+        except (ServerError, GeneratorError) as exc:
+            c.error = str(exc)
+            c.close()
+    return contenders, setup
+
+
+def interleaved(contenders: list[Contender], round_index: int, measure) -> None:
+    """``measure(contender)`` on every live contender, rotating who goes first; a failure
+    ends that contender (its error is kept), not the others."""
+    active = [c for c in contenders if c.generator and not c.error]
+    shift = round_index % len(active) if active else 0
+    for c in active[shift:] + active[:shift]:
+        try:
+            measure(c)
+        except (ServerError, GeneratorError) as exc:
+            c.error = str(exc)
+            c.close()
+
+
 def compare(
     workload: Workload,
     frameworks: list[str] | None = None,
@@ -245,40 +343,22 @@ def compare(
     Returns {"workload": ..., "setup": ..., "results": {framework: summary}}, where a
     summary is the statistics of summarize(), or {"skipped": reason}, or {"error": cause}.
     """
-    follow_parent()
     quick = os.environ.get(QUICK_ENV) == "1"
     if quick:
         rounds, window_s, warmup_s = 1, 0.2, 0.1
     names = list(frameworks or servers.FRAMEWORKS)
-    server_cpu, generator_cpus = cpu_plan()
-    processes = generator_processes or len(generator_cpus)
-    contenders = [Contender(name) for name in names]
+    contenders: list[Contender] = []
     try:
-        for c in contenders:
-            reason = servers.missing(c.framework)
-            if reason is None and workload.needs_http and not servers.get(c.framework).http:
-                reason = f"{c.framework} has no HTTP server"
-            if reason:
-                c.skipped = reason
-                continue
-            try:
-                server_loop = BASELINE_LOOP if c.framework == "baseline" else loop
-                c.server = ServerProcess(c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu).start()
-                spec = workload.generator_spec(c.server, json_codec, workload.connections)
-                c.generator = Generator(dict(spec, warmup_s=warmup_s), generator_cpus, processes)
-                c.connect_s = c.generator.wait_ready()
-            except (ServerError, GeneratorError) as exc:
-                c.error = str(exc)
-                c.close()
+        contenders, setup = start_contenders(
+            workload,
+            names,
+            warmup_s=warmup_s,
+            loop=loop,
+            json_codec=json_codec,
+            generator_processes=generator_processes,
+        )
         for i in range(rounds):
-            active = [c for c in contenders if c.generator and not c.error]
-            shift = i % len(active) if active else 0
-            for c in active[shift:] + active[:shift]:  # rotate who goes first
-                try:
-                    c.rounds.append(measure_round(c, window_s))
-                except (ServerError, GeneratorError) as exc:
-                    c.error = str(exc)
-                    c.close()
+            interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, window_s)))
     finally:
         for c in contenders:
             c.close()
@@ -293,21 +373,93 @@ def compare(
             results[c.framework] = summarize(c, baseline)
     return {
         "workload": workload.name,
-        "setup": {
-            "rounds": rounds,
-            "window_s": window_s,
-            "warmup_s": warmup_s,
-            "loop": loop,
-            "baseline_loop": BASELINE_LOOP,
-            "json_codec": json_codec,
-            "server_cpu": server_cpu,
-            "generator_cpus": generator_cpus,
-            "generator_processes": processes,
-            "generator_env": GENERATOR_ENV,
-            "python": sys.version.split()[0],
-            "pinned": server_cpu is not None,
-            "quick": quick,
-            "cpus": os.cpu_count(),
-        },
+        "setup": dict(setup, rounds=rounds, window_s=window_s, quick=quick),
         "results": results,
+    }
+
+
+def open_loop(
+    frameworks: list[str] | None = None,
+    *,
+    fractions: tuple[float, ...] = (0.5, 0.8),
+    connections: int = 64,
+    capacity_rounds: int = 3,
+    window_s: float = 0.5,
+    open_window_s: float = 2.0,
+    warmup_s: float = 0.5,
+    loop: str = "asyncio",
+    json_codec: str = "stdlib",
+) -> dict:
+    """Latency at fixed request rates: GET /json, open loop, at each fraction of the capacity
+    that the same server showed closed loop on the same connections in the same run.
+
+    Latency counts from each request's intended send time (harness.loadgen.OpenLoopSchedule).
+    Returns {"workload", "setup", "results": {framework: {"capacity_rps", "at": {fraction:
+    {latency_p50_s, latency_p99_s, latency_p999_s, ...}}}}} or {"skipped"}/{"error"} per framework.
+    """
+    quick = os.environ.get(QUICK_ENV) == "1"
+    if quick:
+        capacity_rounds, window_s, open_window_s, warmup_s = 1, 0.2, 0.3, 0.1
+    workload = http_get(contract.JSON, connections)
+    names = list(frameworks or servers.FRAMEWORKS)
+    contenders: list[Contender] = []
+    try:
+        contenders, setup = start_contenders(
+            workload, names, warmup_s=warmup_s, loop=loop, json_codec=json_codec, generator_processes=None
+        )
+        for i in range(capacity_rounds):
+            interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, window_s)))
+        for i, fraction in enumerate(fractions):
+
+            def at_fraction(c: Contender, fraction: float = fraction) -> None:
+                capacity = stats.median([r["ops"] / r["seconds"] for r in c.rounds])
+                c.open_rounds[fraction] = measure_round(c, open_window_s, rate=fraction * capacity)
+
+            interleaved(contenders, i, at_fraction)
+    finally:
+        for c in contenders:
+            c.close()
+    results = {}
+    for c in contenders:
+        if c.skipped:
+            results[c.framework] = {"skipped": c.skipped}
+        elif c.error:
+            results[c.framework] = {"error": c.error}
+        else:
+            results[c.framework] = {
+                "framework": c.framework,
+                "version": servers.version(c.framework),
+                "capacity_rps": stats.median([r["ops"] / r["seconds"] for r in c.rounds]),
+                "capacity_server_cpu_pct": stats.median([r["server_cpu_pct"] for r in c.rounds]),
+                "at": {str(f): open_summary(r) for f, r in c.open_rounds.items()},
+            }
+    return {
+        "workload": f"http_get_json_open_loop_c{connections}",
+        "setup": dict(
+            setup,
+            capacity_rounds=capacity_rounds,
+            window_s=window_s,
+            open_window_s=open_window_s,
+            fractions=fractions,
+            quick=quick,
+        ),
+        "results": results,
+    }
+
+
+def open_summary(result: dict) -> dict:
+    """Latency percentiles of one open-loop window, with what shows it was honest: the
+    rate achieved and how late the generator itself was in sending."""
+    latencies = sorted(result["latencies_us"])
+    lags = sorted(result["schedule_lag_us"])
+    return {
+        "rate_rps": result["rate"],
+        "requests": result["ops"],
+        "achieved_rps": result["ops"] / result["seconds"],
+        "latency_p50_s": stats.percentile(latencies, 50) / 1e6,
+        "latency_p99_s": stats.percentile(latencies, 99) / 1e6,
+        "latency_p999_s": stats.percentile(latencies, 99.9) / 1e6,
+        "schedule_lag_p99_s": stats.percentile(lags, 99) / 1e6,
+        "server_cpu_pct": result["server_cpu_pct"],
+        "client_cpu_pct": result["client_cpu_pct"],
     }

@@ -151,6 +151,7 @@ class ServerProcess:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> ServerProcess:
+        follow_parent()  # whoever owns a server dies with its own parent (asv), taking the server along
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             self.command,

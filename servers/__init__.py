@@ -7,9 +7,9 @@ options)`` that returns an async ``stop()``, then add one ``Framework`` line bel
 from __future__ import annotations
 
 import importlib
-import itertools
 import importlib.metadata
 import importlib.util
+import itertools
 import json
 import socket
 from collections.abc import Awaitable, Callable
