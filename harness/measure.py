@@ -41,15 +41,19 @@ class Workload:
     spec: dict
     connections: int = 1
     needs_http: bool = False
+    server_args: tuple[str, ...] = ()  # extra ``python -m servers`` options (servers/__main__.py)
 
     def generator_spec(self, server: ServerProcess, json_codec: str, connections: int) -> dict:
         spec = dict(self.spec, url=server.url(self.path, self.scheme), connections=connections)
         if "expect_json" in spec:  # the exact bytes the server's codec must produce
             dumps, _ = servers.json_codec(json_codec)
-            spec["expect"] = {
-                "content_type": contract.APPLICATION_JSON,
-                "body": dumps(spec.pop("expect_json")).decode(),
-            }
+            body = dumps(spec.pop("expect_json"))
+            spec["expect"] = {"content_type": contract.APPLICATION_JSON, "body": body.decode()}
+            if spec.pop("etag", False):
+                spec["expect"]["etag"] = contract.etag(body)
+            if spec.pop("if_none_match", False):  # the client holds the current version
+                spec["headers"] = {"If-None-Match": contract.etag(body)}
+                spec["expect"] = {"status": 304, "content_type": "", "body": "", "etag": contract.etag(body)}
             if "body_json" in spec:
                 spec["body"] = dumps(spec.pop("body_json")).decode()
         return spec
@@ -66,17 +70,26 @@ def ws_echo(size: int, connections: int, binary: bool = False) -> Workload:
     )
 
 
-def http_get(path: str, connections: int) -> Workload:
+def http_get(
+    path: str, connections: int, *, if_none_match: bool = False, server_args: tuple[str, ...] = ()
+) -> Workload:
+    """GET ``path`` again and again. On /cache/etag the ETag is checked too, and with
+    ``if_none_match`` every request carries the current tag and must be answered 304."""
+    name = f"http_get{path.replace('/', '_')}{'_if_none_match' if if_none_match else ''}_c{connections}"
     if path == contract.JSON:
         spec = {"kind": "http", "method": "GET", "expect_json": contract.JSON_MESSAGE}
+    elif path in contract.CACHE_DOCUMENT_PATHS:
+        spec = {"kind": "http", "method": "GET", "expect_json": contract.cache_document()}
+        if path == contract.CACHE_ETAG:
+            spec.update(etag=True, if_none_match=if_none_match)
     elif path == contract.PLAINTEXT:
         expect = {"content_type": contract.TEXT_PLAIN, "body": contract.PLAINTEXT_BODY.decode()}
         spec = {"kind": "http", "method": "GET", "expect": expect}
     else:
         raise ValueError(f"no expected response known for GET {path}")
-    return Workload(
-        f"http_get{path.replace('/', '_')}_c{connections}", path, "http", spec, connections, needs_http=True
-    )
+    if if_none_match and path != contract.CACHE_ETAG:
+        raise ValueError(f"no ETag known for GET {path}")
+    return Workload(name, path, "http", spec, connections, needs_http=True, server_args=server_args)
 
 
 class GeneratorError(RuntimeError):
@@ -135,12 +148,28 @@ class Generator:
             process.stdin.write(f"go {seconds}\n".encode())
             process.stdin.flush()
         deadline = time.monotonic() + seconds + WINDOW_GRACE
-        parts = [self._read(p, e, deadline, "measuring") for p, e in zip(self.processes, self.stderr, strict=True)]
+        return self._merge(
+            [self._read(p, e, deadline, "measuring") for p, e in zip(self.processes, self.stderr, strict=True)]
+        )
+
+    def burst(self) -> dict:
+        """Every connection of every process sends one request at once; merged replies."""
+        for process in self.processes:
+            process.stdin.write(b"burst\n")
+            process.stdin.flush()
+        deadline = time.monotonic() + WINDOW_GRACE
+        return self._merge(
+            [self._read(p, e, deadline, "bursting") for p, e in zip(self.processes, self.stderr, strict=True)]
+        )
+
+    @staticmethod
+    def _merge(parts: list[dict]) -> dict:
         latencies = array.array("f")
         for part in parts:
             latencies.frombytes(base64.b64decode(part["latencies_us"]))
         return {
             "ops": sum(p["ops"] for p in parts),
+            "bytes": sum(p["bytes"] for p in parts),
             "seconds": max(p["seconds"] for p in parts),
             "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
             "latencies_us": latencies,
@@ -214,6 +243,7 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
         "latency_p99_s": stats.percentile(latencies, 99) / 1e6,
         "latency_p999_s": stats.percentile(latencies, 99.9) / 1e6,
         "connect_s": contender.connect_s,
+        "response_bytes": sum(r["bytes"] for r in rounds) / sum(r["ops"] for r in rounds),
     }
     summary["saturated"] = summary["server_cpu_pct"] >= stats.SATURATED_CPU_PCT
     if contender is baseline:
@@ -257,7 +287,13 @@ def compare(
                 continue
             try:
                 server_loop = BASELINE_LOOP if c.framework == "baseline" else loop
-                c.server = ServerProcess(c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu).start()
+                c.server = ServerProcess(
+                    c.framework,
+                    loop=server_loop,
+                    json_codec=json_codec,
+                    cpu=server_cpu,
+                    extra_args=workload.server_args,
+                ).start()
                 spec = workload.generator_spec(c.server, json_codec, workload.connections)
                 c.generator = Generator(dict(spec, warmup_s=warmup_s), generator_cpus, processes)
                 c.connect_s = c.generator.wait_ready()
