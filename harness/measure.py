@@ -243,8 +243,9 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
         "latency_p99_s": stats.percentile(latencies, 99) / 1e6,
         "latency_p999_s": stats.percentile(latencies, 99.9) / 1e6,
         "connect_s": contender.connect_s,
-        "response_bytes": sum(r["bytes"] for r in rounds) / sum(r["ops"] for r in rounds),
     }
+    if any(r["bytes"] for r in rounds):  # counted by HTTP clients only: head and body on the wire
+        summary["response_bytes"] = sum(r["bytes"] for r in rounds) / sum(r["ops"] for r in rounds)
     summary["saturated"] = summary["server_cpu_pct"] >= stats.SATURATED_CPU_PCT
     if contender is baseline:
         summary["ratio_to_baseline"] = 1.0
