@@ -5,13 +5,14 @@ uvloop), so a new aiohttp release cannot move Tornado's figures.
 Run as ``python -m harness.loadgen '<json spec>'`` (or ``@<file>`` holding the spec, for
 specs too large for a command line). It connects, warms up, prints ``{"ready": ...}``,
 then answers each ``go <seconds>`` line on stdin with one JSON line for a measurement
-window, until ``quit``. Closed loop: every connection keeps exactly one request in flight.
-HTTP also runs open loop: ``go <seconds> <rate>`` sends requests at fixed intended times
-(OpenLoopSchedule) on whichever connection is free, and times each reply from its
-intended send time, so a slow server cannot slow the sender down and hide its own
-latency (no coordinated omission). Every reply is verified (type, status, content type,
-exact bytes); only verified replies count, and any error ends the process with
-``{"error": ...}``.
+window, or each ``burst`` line with one JSON line for a burst (every connection sends one
+request at the same moment; the record once all have answered), until ``quit``. Closed
+loop: every connection keeps exactly one request in flight. HTTP also runs open loop:
+``go <seconds> <rate>`` sends requests at fixed intended times (OpenLoopSchedule) on
+whichever connection is free, and times each reply from its intended send time, so a slow
+server cannot slow the sender down and hide its own latency (no coordinated omission).
+Every reply is verified (type, status, content type, exact bytes, ETag where expected);
+only verified replies count, and any error ends the process with ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Window:
 
     running: bool = False
     ops: int = 0
+    bytes: int = 0  # response bytes on the wire (HTTP): head and body
     latencies: array.array = field(default_factory=lambda: array.array("f"))
     busy: int = 0
     last_reply: float = 0.0
@@ -140,11 +142,13 @@ class EchoClient(WSListener):
 class HttpClient(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection sending the same request again and again."""
 
-    def __init__(self, window_ref: list[Window], request: bytes, content_type: bytes, body: bytes) -> None:
+    def __init__(self, window_ref: list[Window], request: bytes, expect: dict) -> None:
         self.window_ref = window_ref
         self.request = request
-        self.content_type = content_type
-        self.body = body
+        self.status = b"HTTP/1.1 %d " % expect.get("status", 200)
+        self.content_type = expect["content_type"].encode()
+        self.body = expect["body"].encode("latin-1")
+        self.etag = expect["etag"].encode() if "etag" in expect else None
         self.buffer = bytearray()
         self.sent_at = 0.0
         self.closing = False
@@ -169,20 +173,27 @@ class HttpClient(asyncio.Protocol):
         for line in head[1:]:
             name, _, value = line.partition(b":")
             headers[name.strip().lower()] = value.strip()
-        if b"content-length" not in headers:
+        if head[0].startswith(b"HTTP/1.1 304 "):
+            length = 0  # a 304 never has a body, whatever its headers say
+        elif b"content-length" in headers:
+            length = int(headers[b"content-length"])
+        else:
             window.fail(f"response without Content-Length (chunked?): {head[0]!r}")
             return
-        total = end + 4 + int(headers[b"content-length"])
+        total = end + 4 + length
         if len(self.buffer) < total:
             return
         body = bytes(self.buffer[end + 4 : total])
         del self.buffer[:total]
-        if not head[0].startswith(b"HTTP/1.1 200 "):
+        window.bytes += total
+        if not head[0].startswith(self.status):
             window.fail(f"status {head[0].decode(errors='replace')!r}, body {body[:80]!r}")
         elif not headers.get(b"content-type", b"").startswith(self.content_type):
             window.fail(f"content type {headers.get(b'content-type')!r}, expected {self.content_type!r}")
         elif body != self.body:
             window.fail(f"wrong body: {len(body)} bytes starting {body[:40]!r}, expected {len(self.body)}")
+        elif self.etag is not None and headers.get(b"etag") != self.etag:
+            window.fail(f"ETag {headers.get(b'etag')!r}, expected {self.etag!r}")
         elif window.reply(self.sent_at):
             self.on_free()
 
@@ -216,6 +227,7 @@ async def connect(spec: dict, window_ref: list[Window]) -> list:
         body = spec.get("body", "").encode("latin-1")
         request = (
             f"{spec['method']} {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            + "".join(f"{name}: {value}\r\n" for name, value in spec.get("headers", {}).items())
             + (f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n" if body else "")
             + "\r\n"
         ).encode() + body
@@ -224,9 +236,7 @@ async def connect(spec: dict, window_ref: list[Window]) -> list:
         async def one() -> HttpClient:
             async with limit:
                 _, client = await loop.create_connection(
-                    lambda: HttpClient(
-                        window_ref, request, expect["content_type"].encode(), expect["body"].encode("latin-1")
-                    ),
+                    lambda: HttpClient(window_ref, request, expect),
                     url.hostname,
                     url.port,
                 )
@@ -253,10 +263,32 @@ async def run_window(clients: list, window_ref: list[Window], seconds: float) ->
             f"{window.busy} of {len(clients)} connections still waiting for a reply "
             f"{REPLY_TIMEOUT:g}s after the window ended: the server hung"
         ) from None
+    return window_record(window, start, cpu0)
+
+
+async def run_burst(clients: list, window_ref: list[Window]) -> dict:
+    """Every connection sends one request at the same moment; wait for all the replies."""
+    window = window_ref[0] = Window(running=False, busy=len(clients), done=asyncio.get_running_loop().create_future())
+    cpu0 = time.process_time()
+    start = time.perf_counter()
+    for client in clients:
+        client.send()
+    try:
+        await asyncio.wait_for(asyncio.shield(window.done), REPLY_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise LoadError(
+            f"{window.busy} of {len(clients)} connections still waiting for a reply to a burst "
+            f"after {REPLY_TIMEOUT:g}s: the server hung"
+        ) from None
+    return window_record(window, start, cpu0)
+
+
+def window_record(window: Window, start: float, cpu0: float) -> dict:
     if window.error:
         raise LoadError(window.error)
     return {
         "ops": window.ops,
+        "bytes": window.bytes,
         "seconds": window.last_reply - start,
         "client_cpu_s": time.process_time() - cpu0,
         "latencies_us": base64.b64encode(window.latencies.tobytes()).decode(),
@@ -362,6 +394,7 @@ async def run_open_window(clients: list, window_ref: list[Window], seconds: floa
         raise LoadError(window.error)
     return {
         "ops": window.ops,
+        "bytes": window.bytes,
         "seconds": window.last_reply - start,
         "client_cpu_s": time.process_time() - cpu0,
         "latencies_us": base64.b64encode(window.latencies.tobytes()).decode(),
@@ -393,6 +426,8 @@ async def serve_commands(spec: dict) -> None:
             emit(await run_open_window(clients, window_ref, float(line[1]), float(line[2])))
         elif line[0] == "go":
             emit(await run_window(clients, window_ref, float(line[1])))
+        elif line[0] == "burst":
+            emit(await run_burst(clients, window_ref))
         elif line[0] == "quit":
             break
     for client in clients:

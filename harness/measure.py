@@ -44,15 +44,19 @@ class Workload:
     spec: dict
     connections: int = 1
     needs_http: bool = False
+    server_args: tuple[str, ...] = ()  # extra ``python -m servers`` options (servers/__main__.py)
 
     def generator_spec(self, server: ServerProcess, json_codec: str, connections: int) -> dict:
         spec = dict(self.spec, url=server.url(self.path, self.scheme), connections=connections)
         if "expect_json" in spec:  # the exact bytes the server's codec must produce
             dumps, _ = servers.json_codec(json_codec)
-            spec["expect"] = {
-                "content_type": contract.APPLICATION_JSON,
-                "body": dumps(spec.pop("expect_json")).decode(),
-            }
+            body = dumps(spec.pop("expect_json"))
+            spec["expect"] = {"content_type": contract.APPLICATION_JSON, "body": body.decode()}
+            if spec.pop("etag", False):
+                spec["expect"]["etag"] = contract.etag(body)
+            if spec.pop("if_none_match", False):  # the client holds the current version
+                spec["headers"] = {"If-None-Match": contract.etag(body)}
+                spec["expect"] = {"status": 304, "content_type": "", "body": "", "etag": contract.etag(body)}
             if "body_json" in spec:
                 spec["body"] = dumps(spec.pop("body_json")).decode()
         return spec
@@ -69,17 +73,26 @@ def ws_echo(size: int, connections: int, binary: bool = False) -> Workload:
     )
 
 
-def http_get(path: str, connections: int) -> Workload:
+def http_get(
+    path: str, connections: int, *, if_none_match: bool = False, server_args: tuple[str, ...] = ()
+) -> Workload:
+    """GET ``path`` again and again. On /cache/etag the ETag is checked too, and with
+    ``if_none_match`` every request carries the current tag and must be answered 304."""
+    name = f"http_get{path.replace('/', '_')}{'_if_none_match' if if_none_match else ''}_c{connections}"
     if path == contract.JSON:
         spec = {"kind": "http", "method": "GET", "expect_json": contract.JSON_MESSAGE}
+    elif path in contract.CACHE_DOCUMENT_PATHS:
+        spec = {"kind": "http", "method": "GET", "expect_json": contract.cache_document()}
+        if path == contract.CACHE_ETAG:
+            spec.update(etag=True, if_none_match=if_none_match)
     elif path == contract.PLAINTEXT:
         expect = {"content_type": contract.TEXT_PLAIN, "body": contract.PLAINTEXT_BODY.decode()}
         spec = {"kind": "http", "method": "GET", "expect": expect}
     else:
         raise ValueError(f"no expected response known for GET {path}")
-    return Workload(
-        f"http_get{path.replace('/', '_')}_c{connections}", path, "http", spec, connections, needs_http=True
-    )
+    if if_none_match and path != contract.CACHE_ETAG:
+        raise ValueError(f"no ETag known for GET {path}")
+    return Workload(name, path, "http", spec, connections, needs_http=True, server_args=server_args)
 
 
 def http_post_json(size_name: str, connections: int) -> Workload:
@@ -167,14 +180,31 @@ class Generator:
             process.stdin.write(f"{command}\n".encode())
             process.stdin.flush()
         deadline = time.monotonic() + seconds + WINDOW_GRACE
-        parts = [self._read(p, e, deadline, "measuring") for p, e in zip(self.processes, self.stderr, strict=True)]
+        result = self._merge(
+            [self._read(p, e, deadline, "measuring") for p, e in zip(self.processes, self.stderr, strict=True)]
+        )
+        if rate is not None:
+            result["rate"] = rate
+        return result
+
+    def burst(self) -> dict:
+        """Every connection of every process sends one request at once; merged replies."""
+        for process in self.processes:
+            process.stdin.write(b"burst\n")
+            process.stdin.flush()
+        deadline = time.monotonic() + WINDOW_GRACE
+        return self._merge(
+            [self._read(p, e, deadline, "bursting") for p, e in zip(self.processes, self.stderr, strict=True)]
+        )
+
+    @staticmethod
+    def _merge(parts: list[dict]) -> dict:
         result = {
             "ops": sum(p["ops"] for p in parts),
+            "bytes": sum(p["bytes"] for p in parts),
             "seconds": max(p["seconds"] for p in parts),
             "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
         }
-        if rate is not None:
-            result["rate"] = rate
         for key in ("latencies_us", "schedule_lag_us"):
             if key in parts[0]:
                 values = array.array("f")
@@ -256,6 +286,8 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
         "latency_p999_s": stats.percentile(latencies, 99.9) / 1e6,
         "connect_s": contender.connect_s,
     }
+    if any(r["bytes"] for r in rounds):  # counted by HTTP clients only: head and body on the wire
+        summary["response_bytes"] = sum(r["bytes"] for r in rounds) / sum(r["ops"] for r in rounds)
     summary["saturated"] = summary["server_cpu_pct"] >= stats.SATURATED_CPU_PCT
     if contender is baseline:
         summary["ratio_to_baseline"] = 1.0
@@ -304,7 +336,9 @@ def start_contenders(
             continue
         try:
             server_loop = BASELINE_LOOP if c.framework == "baseline" else loop
-            c.server = ServerProcess(c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu).start()
+            c.server = ServerProcess(
+                c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu, extra_args=workload.server_args
+            ).start()
             spec = workload.generator_spec(c.server, json_codec, workload.connections)
             c.generator = Generator(dict(spec, warmup_s=warmup_s), generator_cpus, processes)
             c.connect_s = c.generator.wait_ready()

@@ -114,6 +114,7 @@ class ServerProcess:
         cpu: int | None = None,
         ready_timeout: float = READY_TIMEOUT,
         command: list[str] | None = None,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.framework = framework
         self.cpu = cpu
@@ -131,7 +132,7 @@ class ServerProcess:
             loop,
             "--json",
             json_codec,
-        ] + (["--compression"] if compression else [])
+        ] + (["--compression"] if compression else []) + list(extra_args)
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self._stderr = None

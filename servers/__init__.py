@@ -91,6 +91,9 @@ def version(name: str) -> str:
 class ServerOptions:
     json_codec: str = "stdlib"  # "stdlib" or "orjson"
     compression: bool = False  # negotiate permessage-deflate when the client offers it
+    cache_ttl_s: float = 30.0  # how long a cached value lives (contract.DEFAULT_CACHE_TTL_S)
+    backend_ms: float = 20.0  # the slow backend's awaited delay (contract.DEFAULT_BACKEND_MS)
+    redis_port: int | None = None  # the redis-server on 127.0.0.1 behind /cache/redis
 
 
 Stop = Callable[[], Awaitable[None]]

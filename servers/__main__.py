@@ -29,6 +29,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--json", dest="json_codec", choices=("stdlib", "orjson"), default="stdlib")
     parser.add_argument("--compression", action="store_true", help="negotiate permessage-deflate")
+    parser.add_argument("--cache-ttl", type=float, default=contract.DEFAULT_CACHE_TTL_S, help="cache TTL, seconds")
+    parser.add_argument("--backend-ms", type=float, default=contract.DEFAULT_BACKEND_MS, help="backend delay, ms")
+    parser.add_argument("--redis-port", type=int, default=None, help="redis-server on 127.0.0.1 for /cache/redis")
     return parser.parse_args(argv)
 
 
@@ -60,7 +63,8 @@ async def serve(args: argparse.Namespace, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
-    stop = await module.start(sock, servers.ServerOptions(args.json_codec, args.compression))
+    options = servers.ServerOptions(args.json_codec, args.compression, args.cache_ttl, args.backend_ms, args.redis_port)
+    stop = await module.start(sock, options)
     print(contract.ready_line(args.framework, sock.getsockname()[1], os.getpid()), flush=True)
     await stop_requested.wait()
     await asyncio.wait_for(stop(), STOP_TIMEOUT)

@@ -17,8 +17,10 @@ WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
-def http_response(status: str, content_type: str, body: bytes) -> bytes:
-    return (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+def http_response(status: str, content_type: str, body: bytes, extra_headers: str = "") -> bytes:
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n{extra_headers}\r\n"
+    ).encode() + body
 
 
 def ws_frame(opcode: int, payload: bytes) -> bytes:
@@ -50,6 +52,13 @@ class BaselineProtocol(asyncio.Protocol):
             ),
             contract.HEALTH.encode(): http_response("200 OK", contract.TEXT_PLAIN, contract.HEALTH_BODY),
         }
+        # The cache endpoints as fixed bytes (no backend, no cache): the generator's ceiling.
+        document = self.dumps(contract.cache_document())
+        for path in (contract.CACHE_MEMORY, contract.CACHE_NONE, contract.CACHE_REDIS):
+            self.fixed_responses[path.encode()] = http_response("200 OK", contract.APPLICATION_JSON, document)
+        self.etag = contract.etag(document).encode()
+        self.etag_full = http_response("200 OK", contract.APPLICATION_JSON, document, f"ETag: {self.etag.decode()}\r\n")
+        self.etag_not_modified = b"HTTP/1.1 304 Not Modified\r\nETag: " + self.etag + b"\r\n\r\n"
         self.connections = connections
         self.subscribers = subscribers
         self.buffer = bytearray()
@@ -107,6 +116,8 @@ class BaselineProtocol(asyncio.Protocol):
     def respond(self, method: bytes, path: str, headers: dict[bytes, bytes], body: bytes) -> bytes:
         if method == b"POST" and path == contract.JSON_ECHO:
             return http_response("200 OK", contract.APPLICATION_JSON, self.dumps(self.loads(body)))
+        if method == b"GET" and path == contract.CACHE_ETAG:
+            return self.etag_not_modified if headers.get(b"if-none-match") == self.etag else self.etag_full
         if path in (contract.WS_ECHO, contract.WS_BROADCAST) and b"sec-websocket-key" in headers:
             accept = base64.b64encode(hashlib.sha1(headers[b"sec-websocket-key"] + WS_GUID).digest())
             self.websocket_path = path

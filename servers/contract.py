@@ -16,6 +16,26 @@ HTTP (every framework with an HTTP server; the websockets library has none):
   ``POST /json/echo`` the JSON request body parsed and serialized back, 200,
                       ``application/json``; codec chosen by ``--json stdlib|orjson``.
   ``GET /health``     200, ``text/plain``, body ``ok`` (websockets serves this one too).
+Caching (aiohttp and Tornado; the baseline serves the GETs as fixed bytes, the generator's
+reference, and has no cache): every cached value comes from one slow backend, an awaited
+``asyncio.sleep(--backend-ms)`` (default 20 ms, a database round trip) that returns
+``cache_document(version)`` and counts its calls. Cached values live ``--cache-ttl``
+seconds (default 30, the article's).
+  ``GET /cache/memory``  the document through the article's in-process cache: aiocache
+                         ``@cached(cache=Cache.MEMORY, serializer=JsonSerializer())`` on
+                         aiohttp, a class-level dict refreshed after the TTL on Tornado.
+  ``GET /cache/none``    the document straight from the backend on every request.
+  ``GET /cache/redis``   the document through a Redis cache (aiocache's Redis backend on
+                         aiohttp, redis-py's asyncio client on Tornado) on the redis-server
+                         at 127.0.0.1:``--redis-port``; 503 when no port was given.
+  ``GET /cache/etag``    ``/cache/memory`` plus ``ETag: etag(body)`` (Tornado's built-in
+                         scheme); ``If-None-Match`` with that tag is answered 304, no body.
+All four answer 200, ``application/json``, body ``cache_document(version)`` in the
+server's codec.
+  ``GET /cache/stats``   ``{"backend_calls": n}``: how often the backend has run.
+  ``POST /cache/clear``  empties every cache (memory and Redis); 200 ``ok``.
+  ``POST /cache/bump``   changes the backend's data (version + 1); caches keep serving the
+                         old version until they expire or are cleared; 200 ``ok``.
 A message larger than MAX_MESSAGE_BYTES is refused: the server closes that connection (close
 code 1009; aiohttp may reset it before the client reads the close frame) and keeps serving.
 
@@ -29,6 +49,7 @@ SIGINT or SIGTERM stops it cleanly with exit status 0.
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 WS_ECHO = "/ws/echo"
@@ -38,6 +59,17 @@ JSON = "/json"
 JSON_ECHO = "/json/echo"
 HEALTH = "/health"
 
+CACHE_MEMORY = "/cache/memory"
+CACHE_NONE = "/cache/none"
+CACHE_REDIS = "/cache/redis"
+CACHE_ETAG = "/cache/etag"
+CACHE_STATS = "/cache/stats"
+CACHE_CLEAR = "/cache/clear"
+CACHE_BUMP = "/cache/bump"
+CACHE_DOCUMENT_PATHS = (CACHE_MEMORY, CACHE_NONE, CACHE_REDIS, CACHE_ETAG)
+DEFAULT_CACHE_TTL_S = 30.0
+DEFAULT_BACKEND_MS = 20.0
+
 PLAINTEXT_BODY = b"Hello, World!"
 JSON_MESSAGE = {"message": "Hello, World!"}
 HEALTH_BODY = b"ok"
@@ -46,6 +78,17 @@ APPLICATION_JSON = "application/json"
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 CLOSE_MESSAGE_TOO_BIG = 1009
+
+
+def cache_document(version: int = 0) -> dict:
+    """The backend's data: a small catalogue (about 1 KB as JSON), tagged with its version."""
+    items = [{"id": i, "name": f"item {i}", "price": round(i * 1.25, 2), "in_stock": i % 3 != 0} for i in range(16)]
+    return {"version": version, "items": items}
+
+
+def etag(body: bytes) -> str:
+    """The ETag of a response body: quoted SHA-1 hex, what Tornado computes by default."""
+    return '"' + hashlib.sha1(body).hexdigest() + '"'
 
 
 def ready_line(framework: str, port: int, pid: int) -> str:
