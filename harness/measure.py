@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 import servers
 from harness import stats
-from harness.process import ServerError, ServerProcess, child_env, cpu_plan, die_with_parent
+from harness.process import (
+    ServerError,
+    ServerProcess,
+    child_env,
+    cpu_plan,
+    die_with_parent,
+    ensure_fd_limit,
+)
 from servers import contract
 
 # glibc serves asyncio's 256 KiB read buffers with mmap/munmap on every read, which halves
@@ -27,6 +34,8 @@ from servers import contract
 GENERATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "16777216"}
 GENERATOR_READY_TIMEOUT = 30.0
 WINDOW_GRACE = 15.0
+FDS_BESIDES_CONNECTIONS = 256  # the interpreter, pipes, the listening socket, slack
+MEMORY_SETTLE_S = 0.5  # let the server finish allocating before its RSS is read
 # The baseline is the generator's reference ceiling, so it runs as fast as it can.
 BASELINE_LOOP = "uvloop"  # beyond the window: the generator's own reply timeout plus slack
 
@@ -41,9 +50,31 @@ class Workload:
     spec: dict
     connections: int = 1
     needs_http: bool = False
+    # permessage-deflate: "off", "on" (the server enables it, the generator requires it) or
+    # "default" (each library as deployed by default; the generator offers it as the
+    # websockets client does, which is what the article ran).
+    compression: str = "off"
+    loop: str | None = None  # the servers' event loop; None: compare()'s ``loop``
+    generator_processes: int | None = None  # None: one per generator CPU
+    warmup: bool = True  # False for fixed jobs that include their own set-up
+
+    def server_compression(self, framework: str) -> bool:
+        if self.compression == "default":
+            return servers.get(framework).ws_deflate_by_default
+        return self.compression == "on"
+
+    def unsupported(self, framework: str) -> str | None:
+        """Why ``framework`` cannot run this workload (asv shows n/a), or None."""
+        if self.needs_http and not servers.get(framework).http:
+            return f"{framework} has no HTTP server"
+        if self.compression == "on" and not servers.get(framework).ws_deflate:
+            return f"{framework} implements no permessage-deflate"
+        return None
 
     def generator_spec(self, server: ServerProcess, json_codec: str, connections: int) -> dict:
         spec = dict(self.spec, url=server.url(self.path, self.scheme), connections=connections)
+        if self.scheme == "ws":
+            spec["compression"] = {"off": "off", "on": "require", "default": "offer"}[self.compression]
         if "expect_json" in spec:  # the exact bytes the server's codec must produce
             dumps, _ = servers.json_codec(json_codec)
             spec["expect"] = {
@@ -55,15 +86,73 @@ class Workload:
         return spec
 
 
-def ws_echo(size: int, connections: int, binary: bool = False) -> Workload:
+def ws_echo(size: int, connections: int, binary: bool = False, loop: str | None = None) -> Workload:
     kind = "binary" if binary else "text"
     return Workload(
-        f"ws_echo_{kind}_{size}B_c{connections}",
+        f"ws_echo_{kind}_{size}B_c{connections}" + (f"_{loop}" if loop else ""),
         contract.WS_ECHO,
         "ws",
         {"kind": "ws_echo", "size": size, "binary": binary},
         connections,
+        loop=loop,
     )
+
+
+def ws_echo_json(size: int, connections: int, compression: str) -> Workload:
+    """Echo of JSON text documents of ``size`` bytes, with permessage-deflate on or off."""
+    return Workload(
+        f"ws_echo_json_{size}B_c{connections}_deflate_{compression}",
+        contract.WS_ECHO,
+        "ws",
+        {"kind": "ws_echo", "size": size, "payload": "json"},
+        connections,
+        compression=compression,
+    )
+
+
+def ws_echo_fragmented(size: int, fragment_size: int, connections: int) -> Workload:
+    """Binary echo of ``size``-byte messages, each sent as ``fragment_size``-byte fragments."""
+    return Workload(
+        f"ws_echo_binary_{size}B_in_{fragment_size}B_fragments_c{connections}",
+        contract.WS_ECHO,
+        "ws",
+        {"kind": "ws_echo", "size": size, "binary": True, "fragment_size": fragment_size},
+        connections,
+    )
+
+
+def ws_handshake(connections: int) -> Workload:
+    """WebSocket connections opened and cleanly closed, ``connections`` slots at a time."""
+    return Workload(f"ws_handshake_c{connections}", contract.WS_ECHO, "ws", {"kind": "ws_handshake"}, connections)
+
+
+def ws_broadcast(subscribers: int, size: int = 32) -> Workload:
+    """One text message in flight from one publisher to ``subscribers`` (publisher included).
+    An op is one message delivered to all; latencies are per delivery."""
+    return Workload(
+        f"ws_broadcast_{size}B_to_{subscribers}",
+        contract.WS_BROADCAST,
+        "ws",
+        {"kind": "ws_broadcast", "size": size, "connect_timeout_s": 10 + subscribers / 100},
+        subscribers,
+        generator_processes=1,  # the publisher must see every delivery to time the fan-out
+    )
+
+
+def ws_article(total_connections: int = 1000, messages: int = 100, concurrency: int = 100) -> Workload:
+    """The article's WebSocket workload, as its script ran it: ``total_connections`` x
+    ``messages`` echoes of "Hello", at most ``concurrency`` connections open at a time, each
+    opened, used and closed inside the timing; permessage-deflate offered as the websockets
+    client does and accepted or declined by each server's defaults. An op is one message."""
+    spec = {
+        "kind": "ws_article",
+        "total_connections": total_connections,
+        "messages": messages,
+        "concurrency": concurrency,
+        "message": "Hello",
+    }
+    name = f"ws_article_{total_connections}x{messages}_at_most_{concurrency}"
+    return Workload(name, contract.WS_ECHO, "ws", spec, 1, compression="default", generator_processes=1, warmup=False)
 
 
 def http_get(path: str, connections: int) -> Workload:
@@ -121,13 +210,19 @@ class Generator:
             raise GeneratorError(f"load generator failed while {doing}: {detail}" + (f"\n{tail}" if tail else ""))
         return record
 
-    def wait_ready(self) -> float:
-        """Wait until every process has connected and warmed up; the slowest connect time."""
+    def wait_ready(self) -> dict:
+        """Wait until every process has connected and warmed up: the slowest connect time,
+        connections open, and how many of them negotiated permessage-deflate."""
         deadline = time.monotonic() + GENERATOR_READY_TIMEOUT
-        return max(
-            self._read(p, e, deadline, "connecting and warming up")["connect_s"]
+        parts = [
+            self._read(p, e, deadline, "connecting and warming up")
             for p, e in zip(self.processes, self.stderr, strict=True)
-        )
+        ]
+        return {
+            "connect_s": max(p["connect_s"] for p in parts),
+            "connections": sum(p["connections"] for p in parts),
+            "deflate_connections": sum(p["deflate_connections"] for p in parts),
+        }
 
     def window(self, seconds: float) -> dict:
         """One measurement window on every process at once; merged counts and latencies."""
@@ -144,6 +239,7 @@ class Generator:
             "seconds": max(p["seconds"] for p in parts),
             "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
             "latencies_us": latencies,
+            "deflate_connections": sum(p["deflate_connections"] for p in parts),
         }
 
     def close(self) -> None:
@@ -170,7 +266,7 @@ class Contender:
     rounds: list[dict] = field(default_factory=list)
     error: str | None = None
     skipped: str | None = None
-    connect_s: float = 0.0
+    ready: dict = field(default_factory=dict)
 
     def close(self) -> None:
         if self.generator:
@@ -213,7 +309,11 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
         "latency_p50_s": stats.percentile(latencies, 50) / 1e6,
         "latency_p99_s": stats.percentile(latencies, 99) / 1e6,
         "latency_p999_s": stats.percentile(latencies, 99.9) / 1e6,
-        "connect_s": contender.connect_s,
+        "connect_s": contender.ready.get("connect_s", 0.0),
+        # Connections that negotiated permessage-deflate, out of those opened (by the
+        # generator before the rounds, or inside them for fixed jobs like the article's).
+        "deflate_connections": contender.ready.get("deflate_connections", 0)
+        + sum(r["deflate_connections"] for r in rounds),
     }
     summary["saturated"] = summary["server_cpu_pct"] >= stats.SATURATED_CPU_PCT
     if contender is baseline:
@@ -245,22 +345,28 @@ def compare(
     """
     names = list(frameworks or servers.FRAMEWORKS)
     server_cpu, generator_cpus = cpu_plan()
-    processes = generator_processes or len(generator_cpus)
+    processes = generator_processes or workload.generator_processes or len(generator_cpus)
+    server_loop_default = workload.loop or loop
     contenders = [Contender(name) for name in names]
     try:
         for c in contenders:
-            reason = servers.missing(c.framework)
-            if reason is None and workload.needs_http and not servers.get(c.framework).http:
-                reason = f"{c.framework} has no HTTP server"
+            reason = servers.missing(c.framework) or workload.unsupported(c.framework)
             if reason:
                 c.skipped = reason
                 continue
             try:
-                server_loop = BASELINE_LOOP if c.framework == "baseline" else loop
-                c.server = ServerProcess(c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu).start()
+                server_loop = BASELINE_LOOP if c.framework == "baseline" else server_loop_default
+                c.server = ServerProcess(
+                    c.framework,
+                    loop=server_loop,
+                    json_codec=json_codec,
+                    compression=workload.server_compression(c.framework),
+                    cpu=server_cpu,
+                ).start()
                 spec = workload.generator_spec(c.server, json_codec, workload.connections)
-                c.generator = Generator(dict(spec, warmup_s=warmup_s), generator_cpus, processes)
-                c.connect_s = c.generator.wait_ready()
+                spec["warmup_s"] = warmup_s if workload.warmup else 0
+                c.generator = Generator(spec, generator_cpus, processes)
+                c.ready = c.generator.wait_ready()
             except (ServerError, GeneratorError) as exc:
                 c.error = str(exc)
                 c.close()
@@ -290,8 +396,9 @@ def compare(
         "setup": {
             "rounds": rounds,
             "window_s": window_s,
-            "warmup_s": warmup_s,
-            "loop": loop,
+            "warmup_s": warmup_s if workload.warmup else 0,
+            "loop": server_loop_default,
+            "compression": workload.compression,
             "baseline_loop": BASELINE_LOOP,
             "json_codec": json_codec,
             "server_cpu": server_cpu,
@@ -304,3 +411,87 @@ def compare(
         },
         "results": results,
     }
+
+
+def setup_record(workload: Workload, **extra: object) -> dict:
+    server_cpu, generator_cpus = cpu_plan()
+    return {
+        "workload": workload.name,
+        "compression": workload.compression,
+        "server_cpu": server_cpu,
+        "generator_cpus": generator_cpus,
+        "python": sys.version.split()[0],
+        "pinned": server_cpu is not None,
+        **extra,
+    }
+
+
+def compare_each(workloads: list[Workload], frameworks: list[str] | None = None, **options) -> dict:
+    """compare() for several workloads, one after another: {workload name: comparison}."""
+    return {w.name: compare(w, frameworks, **options) for w in workloads}
+
+
+def memory_per_connection(
+    workload: Workload,
+    counts: list[int],
+    frameworks: list[str] | None = None,
+    *,
+    loop: str = "asyncio",
+    settle_s: float = MEMORY_SETTLE_S,
+) -> dict:
+    """Server resident memory per open connection: a fresh server per framework and count,
+    its RSS read before and after the generator opened ``count`` connections of
+    ``workload`` and echoed at least one message on each (its warm-up), then left them idle.
+
+    Returns {"setup": ..., "results": {framework: {count: {"bytes_per_connection", ...} or
+    {"skipped"} or {"error"}}}}.
+    """
+    ensure_fd_limit(max(counts) + FDS_BESIDES_CONNECTIONS)  # raises FdLimitError with the fix
+    names = list(frameworks or servers.FRAMEWORKS)
+    server_cpu, generator_cpus = cpu_plan()
+    results: dict[str, dict] = {}
+    for name in names:
+        results[name] = {}
+        reason = servers.missing(name) or workload.unsupported(name)
+        for count in counts:
+            if reason:
+                results[name][count] = {"skipped": reason}
+                continue
+            server = generator = None
+            try:
+                server = ServerProcess(
+                    name,
+                    loop=BASELINE_LOOP if name == "baseline" else loop,
+                    compression=workload.server_compression(name),
+                    cpu=server_cpu,
+                ).start()
+                time.sleep(settle_s)
+                before = server.rss_bytes()
+                spec = workload.generator_spec(server, "stdlib", count)
+                spec.update(warmup_s=0.05, connect_timeout_s=10 + count / 200)
+                generator = Generator(spec, generator_cpus, 1)
+                try:
+                    ready = generator.wait_ready()
+                except GeneratorError as exc:
+                    server.check_alive()
+                    raise ServerError(f"{name}: {exc}") from None
+                if ready["connections"] != count:
+                    raise ServerError(f"{name}: {ready['connections']} connections open, expected {count}")
+                time.sleep(settle_s)
+                server.check_alive()
+                after = server.rss_bytes()
+                results[name][count] = {
+                    "connections": count,
+                    "rss_before_bytes": before,
+                    "rss_after_bytes": after,
+                    "bytes_per_connection": (after - before) / count,
+                    "deflate_connections": ready["deflate_connections"],
+                }
+            except (ServerError, GeneratorError) as exc:
+                results[name][count] = {"error": str(exc)}
+            finally:
+                if generator:
+                    generator.close()
+                if server:
+                    server.stop()
+    return {"setup": setup_record(workload, counts=counts, loop=loop, settle_s=settle_s), "results": results}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -32,6 +33,28 @@ START_LOG_ENV = "BENCH_SERVER_START_LOG"
 
 class ServerError(RuntimeError):
     """A server could not start, died, or misbehaved; the message names the cause."""
+
+
+class FdLimitError(RuntimeError):
+    """The open-file limit is too low for a workload and cannot be raised from here."""
+
+
+def ensure_fd_limit(needed: int) -> None:
+    """Make sure this process, and so every server and generator it starts, may open
+    ``needed`` files: raise the soft RLIMIT_NOFILE up to the hard limit if that is enough,
+    otherwise fail saying which limit and how to raise it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else hard, hard))
+        return
+    raise FdLimitError(
+        f"{needed} open files are needed, but the hard limit RLIMIT_NOFILE (ulimit -Hn) is {hard} "
+        f"(soft {soft}), and only root can raise it: run `ulimit -Hn {needed}; ulimit -Sn {needed}` as "
+        f"root before asv, or set `nofile` in /etc/security/limits.conf, LimitNOFILE= for a systemd "
+        f"unit, or `--ulimit nofile={needed}:{needed}` for a container"
+    )
 
 
 def cpu_plan() -> tuple[int | None, list[int | None]]:

@@ -23,15 +23,19 @@ class Framework:
     module: str  # the server module implementing the contract
     package: str  # the distribution under test, whose version results are tied to
     http: bool  # serves the HTTP endpoints as well as the WebSocket ones
+    # permessage-deflate: can it (with --compression), and does the library do it by
+    # default when a client offers it (as in the article, which ran the libraries' defaults)?
+    ws_deflate: bool = True
+    ws_deflate_by_default: bool = False
 
 
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        Framework("baseline", "servers.baseline_server", "", http=True),
-        Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True),
+        Framework("baseline", "servers.baseline_server", "", http=True, ws_deflate=False),
+        Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True, ws_deflate_by_default=True),
         Framework("tornado", "servers.tornado_server", "tornado", http=True),
-        Framework("websockets", "servers.websockets_server", "websockets", http=False),
+        Framework("websockets", "servers.websockets_server", "websockets", http=False, ws_deflate_by_default=True),
     )
 }
 FRAMEWORKS_UNDER_TEST = tuple(name for name in FRAMEWORKS if name != "baseline")
