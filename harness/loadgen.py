@@ -560,6 +560,7 @@ async def run_window(clients: list, window_ref: list[Window], seconds: float) ->
             f"{window.busy} of {len(clients)} connections still waiting for a reply "
             f"{REPLY_TIMEOUT:g}s after the window ended: the server hung"
         ) from None
+    stop.cancel()  # a fixed job (the article's) may end before its bound
     if window.error:
         raise LoadError(window.error)
     return {

@@ -281,7 +281,13 @@ def measure_round(contender: Contender, window_s: float) -> dict:
     try:
         result = generator.window(window_s)
     except GeneratorError as exc:
-        server.check_alive()  # a dead server is the real cause: say so
+        # A dead server is the real cause: say so. Its sockets close a moment before its
+        # exit status is visible, so give it that moment.
+        try:
+            server.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        server.check_alive()
         raise ServerError(f"{contender.framework}: {exc}") from None
     wall = time.monotonic() - wall_before
     result["server_cpu_pct"] = (server.cpu_seconds() - cpu_before) / wall * 100

@@ -32,7 +32,7 @@ class Framework:
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        Framework("baseline", "servers.baseline_server", "", http=True, ws_deflate=False),
+        Framework("baseline", "servers.baseline_server", "", http=True),
         Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True, ws_deflate_by_default=True),
         Framework("tornado", "servers.tornado_server", "tornado", http=True),
         Framework("websockets", "servers.websockets_server", "websockets", http=False, ws_deflate_by_default=True),
