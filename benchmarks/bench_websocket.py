@@ -8,6 +8,15 @@ messages and closed, 100 at a time, with compression wherever the server's defau
 the websockets client's offer. It counts handshakes, closes and compression (for aiohttp
 and websockets) inside its messages/s, so it reads lower than the steady-state echo and its
 ranking mixes connection set-up cost with echo cost.
+
+Cost: the whole family took 301 s in `asv run --python=same -e --bench bench_websocket`
+on a 2-vCPU machine (budget: 6 minutes). Connection and message counts are class
+attributes and params: a bigger machine can run more.
+
+Read ratio_to_baseline with care where the baseline is no ceiling: its Python unmasking is
+slower than the frameworks' C code for 64 KiB and 1 MiB messages (ratios below 1 there),
+and for handshakes and broadcast to many subscribers the generator, not the server, is
+near its limit for aiohttp and websockets (ratios near 1; see server_cpu).
 """
 
 import itertools
