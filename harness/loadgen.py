@@ -13,6 +13,12 @@ whichever connection is free, and times each reply from its intended send time, 
 server cannot slow the sender down and hide its own latency (no coordinated omission).
 Every reply is verified (type, status, content type, exact bytes, ETag where expected);
 only verified replies count, and any error ends the process with ``{"error": ...}``.
+
+Kinds (spec["kind"]): ``ws_echo`` (steady echo on open connections; optionally JSON
+payloads, permessage-deflate, or each message sent as fragments), ``ws_handshake``
+(connections opened and cleanly closed, one after another on each slot), ``ws_broadcast``
+(one message in flight to every subscriber), ``ws_article`` (a fixed job: connections x
+messages, a few connections at a time, set-up inside the timing) and ``http``.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ import json
 import math
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 10.0  # for all connections of a generator; spec["connect_timeout_s"] overrides
 REPLY_TIMEOUT = 10.0  # in-flight replies must arrive this long after a window ends
 PAYLOAD_VARIANTS = 16  # distinct payloads in rotation, so a stale or crossed echo is caught
 
@@ -51,19 +58,25 @@ class Window:
     last_reply: float = 0.0
     done: asyncio.Future | None = None
     error: str | None = None
+    deflate_connections: int = 0  # connections opened in the window that negotiated deflate
 
-    def reply(self, sent_at: float) -> bool:
+    def reply(self, sent_at: float, record_latency: bool = True) -> bool:
         """Count one verified reply; True if the connection should send again."""
         now = time.perf_counter()
         self.ops += 1
-        self.latencies.append((now - sent_at) * 1e6)
+        if record_latency:
+            self.latencies.append((now - sent_at) * 1e6)
         self.last_reply = now
         if self.running:
             return True
+        self.finish_one()
+        return False
+
+    def finish_one(self) -> None:
+        """One connection (or slot, or job) has nothing more in flight."""
         self.busy -= 1
         if self.busy == 0 and self.done is not None and not self.done.done():
             self.done.set_result(None)
-        return False
 
     def fail(self, message: str) -> None:
         if self.error is None:
@@ -72,8 +85,14 @@ class Window:
             self.done.set_exception(LoadError(message))
 
 
-def payload_variants(size: int, binary: bool) -> list[bytes]:
-    """PAYLOAD_VARIANTS distinct payloads of exactly ``size`` bytes (ASCII for text)."""
+def payload_variants(size: int, binary: bool, payload: str = "filler") -> list[bytes]:
+    """PAYLOAD_VARIANTS distinct payloads of exactly ``size`` bytes (ASCII for text).
+
+    ``payload="json"`` makes each one a JSON document (padded with spaces), as
+    compressible as a real API message; otherwise a repeating filler.
+    """
+    if payload == "json":
+        return [json_document(i, size) for i in range(PAYLOAD_VARIANTS)]
     variants = []
     for i in range(PAYLOAD_VARIANTS):
         prefix = b"%x:" % i
@@ -83,37 +102,128 @@ def payload_variants(size: int, binary: bool) -> list[bytes]:
     return variants
 
 
-class EchoClient(WSListener):
-    """One WebSocket connection echoing PAYLOAD_VARIANTS in rotation."""
+def json_document(variant: int, size: int) -> bytes:
+    """A JSON document of exactly ``size`` bytes: records up to the size, then spaces."""
+    items: list[dict] = []
+    text = json.dumps({"variant": variant, "items": items}).encode()
+    while True:
+        n = len(items)
+        items.append({"id": n, "name": f"item-{variant}-{n}", "tags": ["alpha", "beta"], "price": n * 1.25})
+        longer = json.dumps({"variant": variant, "items": items}).encode()
+        if len(longer) > size:
+            break
+        text = longer
+    if len(text) > size:
+        raise LoadError(f"a JSON payload needs at least {len(text)} bytes, asked for {size}")
+    return text + b" " * (size - len(text))
 
-    def __init__(self, window_ref: list[Window], payloads: list[bytes], msg_type: WSMsgType) -> None:
+
+# What the websockets client (the article's client) offers by default.
+DEFLATE_OFFER = "permessage-deflate; client_max_window_bits"
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
+
+
+class Deflate:
+    """permessage-deflate (RFC 7692) for one client connection, as the server accepted it."""
+
+    def __init__(self, params: dict[str, str | None]) -> None:
+        self.reset_compressor = "client_no_context_takeover" in params
+        # zlib cannot make 8-bit raw deflate windows; no server here asks for one.
+        self.client_bits = max(9, int(params.get("client_max_window_bits") or 15))
+        self.compressor = self.new_compressor()
+        self.decompressor = zlib.decompressobj(-15)  # extra history never hurts decompression
+
+    def new_compressor(self):
+        return zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.client_bits, 5)
+
+    def compress(self, data: bytes) -> bytes:
+        if self.reset_compressor:
+            self.compressor = self.new_compressor()
+        out = self.compressor.compress(data) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+        return out[: -len(DEFLATE_TAIL)] if out.endswith(DEFLATE_TAIL) else out
+
+    def decompress(self, data: bytes) -> bytes:
+        return self.decompressor.decompress(data + DEFLATE_TAIL)
+
+    @staticmethod
+    def negotiated(transport: WSTransport) -> Deflate | None:
+        """The extension the server accepted in its handshake response, if it did."""
+        header = transport.response.headers.get("sec-websocket-extensions") or ""
+        for extension in header.split(","):
+            name, *params = (part.strip() for part in extension.split(";"))
+            if name == "permessage-deflate":
+                return Deflate(dict((p.split("=", 1) + [None])[:2] for p in params))
+        return None
+
+
+class EchoClient(WSListener):
+    """One WebSocket connection echoing PAYLOAD_VARIANTS in rotation.
+
+    Steady state: each verified reply counts in the window and the next message goes out
+    while the window runs. With ``messages`` set, the connection instead sends exactly
+    that many, counting each, then sets ``finished`` (the article's job).
+    """
+
+    def __init__(
+        self,
+        window_ref: list[Window],
+        payloads: list[bytes],
+        msg_type: WSMsgType,
+        fragment_size: int = 0,
+        offer_deflate: bool = False,
+        messages: int | None = None,
+    ) -> None:
         self.window_ref = window_ref
         self.payloads = payloads
         self.msg_type = msg_type
+        self.fragment_size = fragment_size
+        self.offer_deflate = offer_deflate
+        self.messages_left = messages
+        self.finished: asyncio.Future | None = None
+        self.deflate: Deflate | None = None
         self.index = 0
         self.sent_at = 0.0
         self.fragments: list[bytes] = []
+        self.compressed = False
         self.closing = False
+        self.close_code: int | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        if self.offer_deflate:
+            self.deflate = Deflate.negotiated(transport)
 
     def send(self) -> None:
         self.index = (self.index + 1) % PAYLOAD_VARIANTS
+        payload = self.payloads[self.index]
         self.sent_at = time.perf_counter()
-        self.transport.send(self.msg_type, self.payloads[self.index])
+        if self.deflate:
+            self.transport.send(self.msg_type, self.deflate.compress(payload), rsv1=True)
+        elif self.fragment_size:
+            kind, step = self.msg_type, self.fragment_size
+            for offset in range(0, len(payload), step):
+                self.transport.send(kind, payload[offset : offset + step], fin=offset + step >= len(payload))
+                kind = WSMsgType.CONTINUATION
+        else:
+            self.transport.send(self.msg_type, payload)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         window = self.window_ref[0]
         kind = frame.msg_type
         if kind == WSMsgType.CLOSE:
-            window.fail(f"server closed the WebSocket (code {int(frame.get_close_code())})")
+            if self.closing:  # the server's answer to our close: the handshake completed
+                self.close_code = int(frame.get_close_code())
+                transport.disconnect()
+            else:
+                window.fail(f"server closed the WebSocket (code {int(frame.get_close_code())})")
             return
         if kind in (WSMsgType.PING, WSMsgType.PONG):
             return
-        if kind != WSMsgType.CONTINUATION and kind != self.msg_type:
-            window.fail(f"echo came back as {kind.name}, sent {self.msg_type.name}")
-            return
+        if kind != WSMsgType.CONTINUATION:
+            if kind != self.msg_type:
+                window.fail(f"echo came back as {kind.name}, sent {self.msg_type.name}")
+                return
+            self.compressed = frame.rsv1
         if not frame.fin or self.fragments:
             self.fragments.append(frame.get_payload_as_bytes())
             if not frame.fin:
@@ -121,22 +231,202 @@ class EchoClient(WSListener):
             payload, self.fragments = b"".join(self.fragments), []
         else:
             payload = frame.get_payload_as_bytes()
+        if self.compressed:
+            if self.deflate is None:
+                window.fail("compressed message on a connection without permessage-deflate")
+                return
+            payload = self.deflate.decompress(payload)
         if payload != self.payloads[self.index]:
             window.fail(
                 f"wrong echo: sent {len(self.payloads[self.index])} bytes, got {len(payload)} "
                 f"bytes starting {payload[:16]!r}"
             )
             return
-        if window.reply(self.sent_at):
+        if self.messages_left is not None:
+            window.ops += 1
+            window.latencies.append((time.perf_counter() - self.sent_at) * 1e6)
+            self.messages_left -= 1
+            if self.messages_left:
+                self.send()
+            elif self.finished is not None and not self.finished.done():
+                self.finished.set_result(None)
+        elif window.reply(self.sent_at):
             self.send()
 
     def close(self) -> None:
         self.closing = True
         self.transport.disconnect()
 
+    def close_cleanly(self) -> None:
+        """Start the closing handshake; on_ws_frame completes it."""
+        self.closing = True
+        self.transport.send_close(WSCloseCode.OK)
+
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if not self.closing:
             self.window_ref[0].fail("server dropped a WebSocket connection")
+        if self.finished is not None and not self.finished.done():
+            self.finished.set_result(None)
+
+
+async def close_cleanly(client: EchoClient) -> None:
+    """Close a connection as a well-behaved client does and check the server's answer."""
+    client.close_cleanly()
+    await asyncio.wait_for(client.transport.wait_disconnected(), REPLY_TIMEOUT)
+    if client.close_code != WSCloseCode.OK:
+        answer = "no close frame" if client.close_code is None else f"close code {client.close_code}"
+        raise LoadError(f"closing handshake: sent 1000, the server answered with {answer}")
+
+
+class HandshakeSlot:
+    """Opens a WebSocket connection, closes it cleanly, and again, while the window runs."""
+
+    def __init__(self, window_ref: list[Window], url: str) -> None:
+        self.window_ref = window_ref
+        self.url = url
+        self.task: asyncio.Task | None = None
+
+    def send(self) -> None:
+        self.task = asyncio.ensure_future(self.run())
+
+    async def run(self) -> None:
+        window = self.window_ref[0]
+        try:
+            while window.error is None:
+                started = time.perf_counter()
+                _, client = await ws_connect(lambda: EchoClient(self.window_ref, [], WSMsgType.TEXT), self.url)
+                await close_cleanly(client)
+                if not window.reply(started):
+                    return
+        except Exception as exc:
+            window.fail(f"handshake: {type(exc).__name__}: {exc}")
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class Subscriber(WSListener):
+    def __init__(self, group: BroadcastGroup) -> None:
+        self.group = group
+        self.last_seen = 0
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.group.delivered(self, frame)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.group.closing:
+            self.group.window_ref[0].fail("server dropped a subscriber's connection")
+
+
+class BroadcastGroup:
+    """Every subscriber of /ws/broadcast; one message in flight to all of them.
+
+    Each delivery's latency is recorded; a broadcast counts once every subscriber has
+    verified it exactly once, and then the next one goes out.
+    """
+
+    def __init__(self, window_ref: list[Window], size: int) -> None:
+        self.window_ref = window_ref
+        self.size = size
+        self.subscribers: list[Subscriber] = []
+        self.sequence = 0
+        self.payload = b""
+        self.pending = 0
+        self.sent_at = 0.0
+        self.closing = False
+
+    def send(self) -> None:
+        self.sequence += 1
+        self.payload = (b"%d:" % self.sequence + b"broadcast" * (self.size // 9 + 1))[: max(self.size, 12)]
+        self.pending = len(self.subscribers)
+        self.sent_at = time.perf_counter()
+        # One publisher (itself subscribed). Rotating the publisher made every server on the
+        # asyncio loop, the baseline included, take ~20 ms per broadcast (not on uvloop).
+        sender = self.subscribers[0]
+        sender.transport.send(WSMsgType.TEXT, self.payload)
+
+    def delivered(self, subscriber: Subscriber, frame: WSFrame) -> None:
+        window = self.window_ref[0]
+        kind = frame.msg_type
+        if kind in (WSMsgType.PING, WSMsgType.PONG):
+            return
+        payload = frame.get_payload_as_bytes()
+        if kind != WSMsgType.TEXT or not frame.fin or payload != self.payload:
+            window.fail(f"wrong broadcast: got {kind.name} {payload[:24]!r}, expected {self.payload[:24]!r}")
+            return
+        if subscriber.last_seen == self.sequence:
+            window.fail(f"a subscriber got broadcast {self.sequence} twice")
+            return
+        subscriber.last_seen = self.sequence
+        window.latencies.append((time.perf_counter() - self.sent_at) * 1e6)
+        self.pending -= 1
+        if self.pending == 0 and window.reply(self.sent_at, record_latency=False):
+            self.send()
+
+    def close(self) -> None:
+        self.closing = True
+        for subscriber in self.subscribers:
+            subscriber.transport.disconnect()
+
+
+class ArticleJob:
+    """The article's client: ``total`` connections, each sending ``messages`` echoes one at
+    a time and closing cleanly, at most ``concurrency`` connections open at once, connection
+    set-up inside the timing. One job per window, whatever the window's length."""
+
+    def __init__(self, window_ref: list[Window], spec: dict) -> None:
+        self.window_ref = window_ref
+        self.spec = spec
+        self.payloads = [spec["message"].encode()] * PAYLOAD_VARIANTS
+        self.remaining = 0
+
+    def send(self) -> None:
+        self.remaining = self.spec["total_connections"]
+        asyncio.ensure_future(self.run())
+
+    async def run(self) -> None:
+        window = self.window_ref[0]
+        try:
+            await asyncio.gather(*(self.slot() for _ in range(self.spec["concurrency"])))
+            if not window.running:
+                raise LoadError("the job did not finish within its time bound")
+            window.last_reply = time.perf_counter()
+            window.finish_one()
+        except Exception as exc:
+            window.fail(f"{type(exc).__name__}: {exc}")
+
+    async def slot(self) -> None:
+        window = self.window_ref[0]
+        while self.remaining > 0 and window.error is None:
+            self.remaining -= 1
+            _, client = await ws_connect(
+                lambda: EchoClient(
+                    self.window_ref,
+                    self.payloads,
+                    WSMsgType.TEXT,
+                    offer_deflate=self.spec.get("compression") == "offer",
+                    messages=self.spec["messages"],
+                ),
+                self.spec["url"],
+                extra_headers=deflate_headers(self.spec),
+            )
+            window.deflate_connections += client.deflate is not None
+            client.finished = asyncio.get_running_loop().create_future()
+            client.send()
+            await client.finished
+            if window.error is None:
+                await close_cleanly(client)
+
+    def close(self) -> None:
+        pass
+
+
+def deflate_headers(spec: dict) -> dict | None:
+    return {"Sec-WebSocket-Extensions": DEFLATE_OFFER} if spec.get("compression") in ("offer", "require") else None
 
 
 class HttpClient(asyncio.Protocol):
@@ -207,21 +497,47 @@ class HttpClient(asyncio.Protocol):
 
 
 async def connect(spec: dict, window_ref: list[Window]) -> list:
-    """Open spec['connections'] connections, a few at a time, and return their clients."""
+    """Open spec['connections'] connections, a few at a time, and return their clients
+    (for ws_handshake and ws_article: the slots or the job that will open them)."""
     loop = asyncio.get_running_loop()
     url = urlsplit(spec["url"])
     limit = asyncio.Semaphore(64)
+    timeout = spec.get("connect_timeout_s", CONNECT_TIMEOUT)
+    if spec["kind"] == "ws_handshake":
+        return [HandshakeSlot(window_ref, spec["url"]) for _ in range(spec["connections"])]
+    if spec["kind"] == "ws_article":
+        return [ArticleJob(window_ref, spec)]
+    if spec["kind"] == "ws_broadcast":
+        group = BroadcastGroup(window_ref, spec["size"])
+
+        async def subscribe() -> Subscriber:
+            async with limit:
+                _, subscriber = await ws_connect(lambda: Subscriber(group), spec["url"])
+                return subscriber
+
+        subscribers = asyncio.gather(*(subscribe() for _ in range(spec["connections"])))
+        group.subscribers = await asyncio.wait_for(subscribers, timeout)
+        # A server registers a subscriber just after its handshake answer; let the last
+        # ones land before the first broadcast, which would otherwise miss them.
+        await asyncio.sleep(0.2)
+        return [group]
     if spec["kind"] == "ws_echo":
         msg_type = WSMsgType.BINARY if spec.get("binary") else WSMsgType.TEXT
-        payloads = payload_variants(spec["size"], spec.get("binary", False))
+        payloads = payload_variants(spec["size"], spec.get("binary", False), spec.get("payload", "filler"))
+        compression = spec.get("compression", "off")
 
         async def one() -> EchoClient:
             async with limit:
                 _, client = await ws_connect(
-                    lambda: EchoClient(window_ref, payloads, msg_type),
+                    lambda: EchoClient(
+                        window_ref, payloads, msg_type, spec.get("fragment_size", 0), compression != "off"
+                    ),
                     spec["url"],
                     max_frame_size=spec["size"] + 1024,
+                    extra_headers=deflate_headers(spec),
                 )
+                if compression == "require" and client.deflate is None:
+                    raise LoadError("the server did not accept permessage-deflate")
                 return client
     elif spec["kind"] == "http":
         body = spec.get("body", "").encode("latin-1")
@@ -243,7 +559,7 @@ async def connect(spec: dict, window_ref: list[Window]) -> list:
                 return client
     else:
         raise LoadError(f"unknown load kind {spec['kind']!r}")
-    return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(spec["connections"]))), CONNECT_TIMEOUT)
+    return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(spec["connections"]))), timeout)
 
 
 async def run_window(clients: list, window_ref: list[Window], seconds: float) -> dict:
@@ -263,6 +579,7 @@ async def run_window(clients: list, window_ref: list[Window], seconds: float) ->
             f"{window.busy} of {len(clients)} connections still waiting for a reply "
             f"{REPLY_TIMEOUT:g}s after the window ended: the server hung"
         ) from None
+    stop.cancel()  # a fixed job (the article's) may end before its bound
     return window_record(window, start, cpu0)
 
 
@@ -292,6 +609,7 @@ def window_record(window: Window, start: float, cpu0: float) -> dict:
         "seconds": window.last_reply - start,
         "client_cpu_s": time.process_time() - cpu0,
         "latencies_us": base64.b64encode(window.latencies.tobytes()).decode(),
+        "deflate_connections": window.deflate_connections,
     }
 
 
@@ -416,7 +734,8 @@ async def serve_commands(spec: dict) -> None:
     connect_s = time.perf_counter() - started
     if spec.get("warmup_s", 0) > 0:
         await run_window(clients, window_ref, spec["warmup_s"])
-    emit({"ready": True, "connect_s": connect_s})
+    deflate = sum(1 for c in clients if getattr(c, "deflate", None) is not None)
+    emit({"ready": True, "connect_s": connect_s, "connections": len(clients), "deflate_connections": deflate})
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := (await reader.readline()).decode().split():

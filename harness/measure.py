@@ -18,20 +18,27 @@ from dataclasses import dataclass, field
 
 import servers
 from harness import documents, stats
-from harness.process import ServerError, ServerProcess, child_env, cpu_plan, die_with_parent
+from harness.process import (
+    MALLOC_ENV,
+    ServerError,
+    ServerProcess,
+    child_env,
+    cpu_plan,
+    die_with_parent,
+    ensure_fd_limit,
+)
 from servers import contract
 
-# glibc serves asyncio's 256 KiB read buffers with mmap/munmap on every read, which halves
-# an asyncio client's speed (shared/reference/measurements.md). Generators get these
-# settings; servers run as users deploy them, without.
-GENERATOR_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "16777216"}
+GENERATOR_ENV = MALLOC_ENV  # see harness/process.py: servers and generators alike
 GENERATOR_READY_TIMEOUT = 30.0
 SPEC_ARGV_LIMIT = 64 * 1024  # larger specs (big request bodies) go through a file: argv caps one argument at 128 KiB
-WINDOW_GRACE = 15.0
+WINDOW_GRACE = 15.0  # beyond the window: the generator's own reply timeout plus slack
 # Set to 1 for a smoke run (tests): one short round, results not meant to be read.
 QUICK_ENV = "BENCH_QUICK"
+FDS_BESIDES_CONNECTIONS = 256  # the interpreter, pipes, the listening socket, slack
+MEMORY_SETTLE_S = 0.5  # let the server finish allocating before its RSS is read
 # The baseline is the generator's reference ceiling, so it runs as fast as it can.
-BASELINE_LOOP = "uvloop"  # beyond the window: the generator's own reply timeout plus slack
+BASELINE_LOOP = "uvloop"
 
 
 @dataclass(frozen=True)
@@ -45,9 +52,31 @@ class Workload:
     connections: int = 1
     needs_http: bool = False
     server_args: tuple[str, ...] = ()  # extra ``python -m servers`` options (servers/__main__.py)
+    # permessage-deflate: "off", "on" (the server enables it, the generator requires it) or
+    # "default" (each library as deployed by default; the generator offers it as the
+    # websockets client does, which is what the article ran).
+    compression: str = "off"
+    loop: str | None = None  # the servers' event loop; None: compare()'s ``loop``
+    generator_processes: int | None = None  # None: one per generator CPU
+    warmup: bool = True  # False for fixed jobs that include their own set-up
+
+    def server_compression(self, framework: str) -> bool:
+        if self.compression == "default":
+            return servers.get(framework).ws_deflate_by_default
+        return self.compression == "on"
+
+    def unsupported(self, framework: str) -> str | None:
+        """Why ``framework`` cannot run this workload (asv shows n/a), or None."""
+        if self.needs_http and not servers.get(framework).http:
+            return f"{framework} has no HTTP server"
+        if self.compression == "on" and not servers.get(framework).ws_deflate:
+            return f"{framework} implements no permessage-deflate"
+        return None
 
     def generator_spec(self, server: ServerProcess, json_codec: str, connections: int) -> dict:
         spec = dict(self.spec, url=server.url(self.path, self.scheme), connections=connections)
+        if self.scheme == "ws":
+            spec["compression"] = {"off": "off", "on": "require", "default": "offer"}[self.compression]
         if "expect_json" in spec:  # the exact bytes the server's codec must produce
             dumps, _ = servers.json_codec(json_codec)
             body = dumps(spec.pop("expect_json"))
@@ -62,15 +91,73 @@ class Workload:
         return spec
 
 
-def ws_echo(size: int, connections: int, binary: bool = False) -> Workload:
+def ws_echo(size: int, connections: int, binary: bool = False, loop: str | None = None) -> Workload:
     kind = "binary" if binary else "text"
     return Workload(
-        f"ws_echo_{kind}_{size}B_c{connections}",
+        f"ws_echo_{kind}_{size}B_c{connections}" + (f"_{loop}" if loop else ""),
         contract.WS_ECHO,
         "ws",
         {"kind": "ws_echo", "size": size, "binary": binary},
         connections,
+        loop=loop,
     )
+
+
+def ws_echo_json(size: int, connections: int, compression: str) -> Workload:
+    """Echo of JSON text documents of ``size`` bytes, with permessage-deflate on or off."""
+    return Workload(
+        f"ws_echo_json_{size}B_c{connections}_deflate_{compression}",
+        contract.WS_ECHO,
+        "ws",
+        {"kind": "ws_echo", "size": size, "payload": "json"},
+        connections,
+        compression=compression,
+    )
+
+
+def ws_echo_fragmented(size: int, fragment_size: int, connections: int) -> Workload:
+    """Binary echo of ``size``-byte messages, each sent as ``fragment_size``-byte fragments."""
+    return Workload(
+        f"ws_echo_binary_{size}B_in_{fragment_size}B_fragments_c{connections}",
+        contract.WS_ECHO,
+        "ws",
+        {"kind": "ws_echo", "size": size, "binary": True, "fragment_size": fragment_size},
+        connections,
+    )
+
+
+def ws_handshake(connections: int) -> Workload:
+    """WebSocket connections opened and cleanly closed, ``connections`` slots at a time."""
+    return Workload(f"ws_handshake_c{connections}", contract.WS_ECHO, "ws", {"kind": "ws_handshake"}, connections)
+
+
+def ws_broadcast(subscribers: int, size: int = 32) -> Workload:
+    """One text message in flight from one publisher to ``subscribers`` (publisher included).
+    An op is one message delivered to all; latencies are per delivery."""
+    return Workload(
+        f"ws_broadcast_{size}B_to_{subscribers}",
+        contract.WS_BROADCAST,
+        "ws",
+        {"kind": "ws_broadcast", "size": size, "connect_timeout_s": 10 + subscribers / 100},
+        subscribers,
+        generator_processes=1,  # the publisher must see every delivery to time the fan-out
+    )
+
+
+def ws_article(total_connections: int = 1000, messages: int = 100, concurrency: int = 100) -> Workload:
+    """The article's WebSocket workload, as its script ran it: ``total_connections`` x
+    ``messages`` echoes of "Hello", at most ``concurrency`` connections open at a time, each
+    opened, used and closed inside the timing; permessage-deflate offered as the websockets
+    client does and accepted or declined by each server's defaults. An op is one message."""
+    spec = {
+        "kind": "ws_article",
+        "total_connections": total_connections,
+        "messages": messages,
+        "concurrency": concurrency,
+        "message": "Hello",
+    }
+    name = f"ws_article_{total_connections}x{messages}_at_most_{concurrency}"
+    return Workload(name, contract.WS_ECHO, "ws", spec, 1, compression="default", generator_processes=1, warmup=False)
 
 
 def http_get(
@@ -161,13 +248,19 @@ class Generator:
             raise GeneratorError(f"load generator failed while {doing}: {detail}" + (f"\n{tail}" if tail else ""))
         return record
 
-    def wait_ready(self) -> float:
-        """Wait until every process has connected and warmed up; the slowest connect time."""
+    def wait_ready(self) -> dict:
+        """Wait until every process has connected and warmed up: the slowest connect time,
+        connections open, and how many of them negotiated permessage-deflate."""
         deadline = time.monotonic() + GENERATOR_READY_TIMEOUT
-        return max(
-            self._read(p, e, deadline, "connecting and warming up")["connect_s"]
+        parts = [
+            self._read(p, e, deadline, "connecting and warming up")
             for p, e in zip(self.processes, self.stderr, strict=True)
-        )
+        ]
+        return {
+            "connect_s": max(p["connect_s"] for p in parts),
+            "connections": sum(p["connections"] for p in parts),
+            "deflate_connections": sum(p["deflate_connections"] for p in parts),
+        }
 
     def window(self, seconds: float, rate: float | None = None) -> dict:
         """One measurement window on every process at once; merged counts and latencies.
@@ -204,6 +297,7 @@ class Generator:
             "bytes": sum(p["bytes"] for p in parts),
             "seconds": max(p["seconds"] for p in parts),
             "client_cpu_s": sum(p["client_cpu_s"] for p in parts),
+            "deflate_connections": sum(p.get("deflate_connections", 0) for p in parts),
         }
         for key in ("latencies_us", "schedule_lag_us"):
             if key in parts[0]:
@@ -241,7 +335,7 @@ class Contender:
     open_rounds: dict[float, dict] = field(default_factory=dict)  # load fraction -> open-loop window
     error: str | None = None
     skipped: str | None = None
-    connect_s: float = 0.0
+    ready: dict = field(default_factory=dict)
 
     def close(self) -> None:
         if self.generator:
@@ -256,7 +350,13 @@ def measure_round(contender: Contender, window_s: float, rate: float | None = No
     try:
         result = generator.window(window_s, rate)
     except GeneratorError as exc:
-        server.check_alive()  # a dead server is the real cause: say so
+        # A dead server is the real cause: say so. Its sockets close a moment before its
+        # exit status is visible, so give it that moment.
+        try:
+            server.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        server.check_alive()
         raise ServerError(f"{contender.framework}: {exc}") from None
     wall = time.monotonic() - wall_before
     result["server_cpu_pct"] = (server.cpu_seconds() - cpu_before) / wall * 100
@@ -284,7 +384,11 @@ def summarize(contender: Contender, baseline: Contender | None) -> dict:
         "latency_p50_s": stats.percentile(latencies, 50) / 1e6,
         "latency_p99_s": stats.percentile(latencies, 99) / 1e6,
         "latency_p999_s": stats.percentile(latencies, 99.9) / 1e6,
-        "connect_s": contender.connect_s,
+        "connect_s": contender.ready.get("connect_s", 0.0),
+        # Connections that negotiated permessage-deflate, out of those opened (by the
+        # generator before the rounds, or inside them for fixed jobs like the article's).
+        "deflate_connections": contender.ready.get("deflate_connections", 0)
+        + sum(r["deflate_connections"] for r in rounds),
     }
     if any(r["bytes"] for r in rounds):  # counted by HTTP clients only: head and body on the wire
         summary["response_bytes"] = sum(r["bytes"] for r in rounds) / sum(r["ops"] for r in rounds)
@@ -312,36 +416,43 @@ def start_contenders(
     """A started server and warmed-up generator per framework (or the reason it has none),
     and the record of the set-up. Callers must close every contender (try/finally)."""
     server_cpu, generator_cpus = cpu_plan()
-    processes = generator_processes or len(generator_cpus)
+    processes = generator_processes or workload.generator_processes or len(generator_cpus)
+    server_loop_default = workload.loop or loop
     contenders = [Contender(name) for name in names]
     setup = {
-        "warmup_s": warmup_s,
-        "loop": loop,
+        "warmup_s": warmup_s if workload.warmup else 0,
+        "loop": server_loop_default,
+        "compression": workload.compression,
         "baseline_loop": BASELINE_LOOP,
         "json_codec": json_codec,
         "server_cpu": server_cpu,
         "generator_cpus": generator_cpus,
         "generator_processes": processes,
         "generator_env": GENERATOR_ENV,
+        "server_env": MALLOC_ENV,
         "python": sys.version.split()[0],
         "pinned": server_cpu is not None,
         "cpus": os.cpu_count(),
     }
     for c in contenders:
-        reason = servers.missing(c.framework)
-        if reason is None and workload.needs_http and not servers.get(c.framework).http:
-            reason = f"{c.framework} has no HTTP server"
+        reason = servers.missing(c.framework) or workload.unsupported(c.framework)
         if reason:
             c.skipped = reason
             continue
         try:
-            server_loop = BASELINE_LOOP if c.framework == "baseline" else loop
+            server_loop = BASELINE_LOOP if c.framework == "baseline" else server_loop_default
             c.server = ServerProcess(
-                c.framework, loop=server_loop, json_codec=json_codec, cpu=server_cpu, extra_args=workload.server_args
+                c.framework,
+                loop=server_loop,
+                json_codec=json_codec,
+                compression=workload.server_compression(c.framework),
+                cpu=server_cpu,
+                extra_args=workload.server_args,
             ).start()
             spec = workload.generator_spec(c.server, json_codec, workload.connections)
-            c.generator = Generator(dict(spec, warmup_s=warmup_s), generator_cpus, processes)
-            c.connect_s = c.generator.wait_ready()
+            spec["warmup_s"] = warmup_s if workload.warmup else 0
+            c.generator = Generator(spec, generator_cpus, processes)
+            c.ready = c.generator.wait_ready()
         except (ServerError, GeneratorError) as exc:
             c.error = str(exc)
             c.close()
@@ -497,3 +608,87 @@ def open_summary(result: dict) -> dict:
         "server_cpu_pct": result["server_cpu_pct"],
         "client_cpu_pct": result["client_cpu_pct"],
     }
+
+
+def setup_record(workload: Workload, **extra: object) -> dict:
+    server_cpu, generator_cpus = cpu_plan()
+    return {
+        "workload": workload.name,
+        "compression": workload.compression,
+        "server_cpu": server_cpu,
+        "generator_cpus": generator_cpus,
+        "python": sys.version.split()[0],
+        "pinned": server_cpu is not None,
+        **extra,
+    }
+
+
+def compare_each(workloads: list[Workload], frameworks: list[str] | None = None, **options) -> dict:
+    """compare() for several workloads, one after another: {workload name: comparison}."""
+    return {w.name: compare(w, frameworks, **options) for w in workloads}
+
+
+def memory_per_connection(
+    workload: Workload,
+    counts: list[int],
+    frameworks: list[str] | None = None,
+    *,
+    loop: str = "asyncio",
+    settle_s: float = MEMORY_SETTLE_S,
+) -> dict:
+    """Server resident memory per open connection: a fresh server per framework and count,
+    its RSS read before and after the generator opened ``count`` connections of
+    ``workload`` and echoed at least one message on each (its warm-up), then left them idle.
+
+    Returns {"setup": ..., "results": {framework: {count: {"bytes_per_connection", ...} or
+    {"skipped"} or {"error"}}}}.
+    """
+    ensure_fd_limit(max(counts) + FDS_BESIDES_CONNECTIONS)  # raises FdLimitError with the fix
+    names = list(frameworks or servers.FRAMEWORKS)
+    server_cpu, generator_cpus = cpu_plan()
+    results: dict[str, dict] = {}
+    for name in names:
+        results[name] = {}
+        reason = servers.missing(name) or workload.unsupported(name)
+        for count in counts:
+            if reason:
+                results[name][count] = {"skipped": reason}
+                continue
+            server = generator = None
+            try:
+                server = ServerProcess(
+                    name,
+                    loop=BASELINE_LOOP if name == "baseline" else loop,
+                    compression=workload.server_compression(name),
+                    cpu=server_cpu,
+                ).start()
+                time.sleep(settle_s)
+                before = server.rss_bytes()
+                spec = workload.generator_spec(server, "stdlib", count)
+                spec.update(warmup_s=0.05, connect_timeout_s=10 + count / 200)
+                generator = Generator(spec, generator_cpus, 1)
+                try:
+                    ready = generator.wait_ready()
+                except GeneratorError as exc:
+                    server.check_alive()
+                    raise ServerError(f"{name}: {exc}") from None
+                if ready["connections"] != count:
+                    raise ServerError(f"{name}: {ready['connections']} connections open, expected {count}")
+                time.sleep(settle_s)
+                server.check_alive()
+                after = server.rss_bytes()
+                results[name][count] = {
+                    "connections": count,
+                    "rss_before_bytes": before,
+                    "rss_after_bytes": after,
+                    "bytes_per_connection": (after - before) / count,
+                    "deflate_connections": ready["deflate_connections"],
+                }
+            except (ServerError, GeneratorError) as exc:
+                results[name][count] = {"error": str(exc)}
+            finally:
+                if generator:
+                    generator.close()
+                if server:
+                    server.stop()
+    return {"setup": setup_record(workload, counts=counts, loop=loop, settle_s=settle_s), "results": results}

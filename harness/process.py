@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import selectors
 import signal
 import subprocess
@@ -26,12 +27,41 @@ STOP_TIMEOUT = 5.0
 STDERR_TAIL = 2000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# glibc serves asyncio's 256 KiB read buffers with mmap/munmap on every read, halving an
+# asyncio client's speed (shared/reference/measurements.md). Servers are affected too, and
+# worse, depend on their heap's history: an aiohttp server gave ~19k req/s on GET /json until
+# a second set of connections had come and gone, ~27k after, and ~27k from the start with
+# these settings (and wrk agreed with the suite only then). So every process the harness
+# starts, server or generator, runs with them: the steady state of a long-running server.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "16777216"}
 # Tests set this to a file to count server starts (the asv lifecycle test reads it).
 START_LOG_ENV = "BENCH_SERVER_START_LOG"
 
 
 class ServerError(RuntimeError):
     """A server could not start, died, or misbehaved; the message names the cause."""
+
+
+class FdLimitError(RuntimeError):
+    """The open-file limit is too low for a workload and cannot be raised from here."""
+
+
+def ensure_fd_limit(needed: int) -> None:
+    """Make sure this process, and so every server and generator it starts, may open
+    ``needed`` files: raise the soft RLIMIT_NOFILE up to the hard limit if that is enough,
+    otherwise fail saying which limit and how to raise it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard == resource.RLIM_INFINITY or hard >= needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else hard, hard))
+        return
+    raise FdLimitError(
+        f"{needed} open files are needed, but the hard limit RLIMIT_NOFILE (ulimit -Hn) is {hard} "
+        f"(soft {soft}), and only root can raise it: run `ulimit -Hn {needed}; ulimit -Sn {needed}` as "
+        f"root before asv, or set `nofile` in /etc/security/limits.conf, LimitNOFILE= for a systemd "
+        f"unit, or `--ulimit nofile={needed}:{needed}` for a container"
+    )
 
 
 def cpu_plan() -> tuple[int | None, list[int | None]]:
@@ -159,7 +189,7 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=child_env(),
+            env=child_env(MALLOC_ENV),
             cwd=ROOT,
             preexec_fn=die_with_parent(self.cpu),
         )

@@ -26,19 +26,24 @@ class Framework:
     http: bool  # serves the HTTP endpoints as well as the WebSocket ones
     min_version: str = ""  # the oldest release the server module supports, and why
     min_version_reason: str = ""
+    # permessage-deflate: can it (with --compression), and does the library do it by
+    # default when a client offers it (as in the article, which ran the libraries' defaults)?
+    ws_deflate: bool = True
+    ws_deflate_by_default: bool = False
 
 
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
         Framework("baseline", "servers.baseline_server", "", http=True),
-        Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True),
+        Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True, ws_deflate_by_default=True),
         Framework("tornado", "servers.tornado_server", "tornado", http=True),
         Framework(
             "websockets",
             "servers.websockets_server",
             "websockets",
             http=False,
+            ws_deflate_by_default=True,
             min_version="13.0",
             min_version_reason="the new asyncio implementation (websockets.asyncio.server) arrived in 13.0",
         ),

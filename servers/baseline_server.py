@@ -10,11 +10,14 @@ import asyncio
 import base64
 import hashlib
 import socket
+import zlib
 
 from servers import ServerOptions, Stop, contract, json_codec
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+RSV1 = 0x40  # permessage-deflate: the message is compressed (RFC 7692)
+DEFLATE_TAIL = b"\x00\x00\xff\xff"
 
 
 def http_response(status: str, content_type: str, body: bytes, extra_headers: str = "") -> bytes:
@@ -23,15 +26,32 @@ def http_response(status: str, content_type: str, body: bytes, extra_headers: st
     ).encode() + body
 
 
-def ws_frame(opcode: int, payload: bytes) -> bytes:
+def ws_frame(opcode: int, payload: bytes, flags: int = 0) -> bytes:
     n = len(payload)
+    first = 0x80 | flags | opcode
     if n < 126:
-        header = bytes((0x80 | opcode, n))
+        header = bytes((first, n))
     elif n < 1 << 16:
-        header = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+        header = bytes((first, 126)) + n.to_bytes(2, "big")
     else:
-        header = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+        header = bytes((first, 127)) + n.to_bytes(8, "big")
     return header + payload
+
+
+class Deflate:
+    """permessage-deflate with the defaults (15-bit windows, contexts kept across messages),
+    so the generator's ceiling can be measured on compressed workloads too."""
+
+    def __init__(self) -> None:
+        self.compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+        self.decompressor = zlib.decompressobj(-15)
+
+    def frame(self, opcode: int, message: bytes) -> bytes:
+        data = self.compressor.compress(message) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
+        return ws_frame(opcode, data[: -len(DEFLATE_TAIL)], RSV1)
+
+    def decompress(self, data: bytes) -> bytes:
+        return self.decompressor.decompress(data + DEFLATE_TAIL)
 
 
 def unmask(mask: bytes, data: bytes) -> bytes:
@@ -45,6 +65,9 @@ class BaselineProtocol(asyncio.Protocol):
         self, options: ServerOptions, connections: set[BaselineProtocol], subscribers: set[BaselineProtocol]
     ) -> None:
         self.dumps, self.loads = json_codec(options.json_codec)
+        self.compression = options.compression
+        self.deflate: Deflate | None = None
+        self.fragment_compressed = False
         self.fixed_responses = {
             contract.PLAINTEXT.encode(): http_response("200 OK", contract.TEXT_PLAIN, contract.PLAINTEXT_BODY),
             contract.JSON.encode(): http_response(
@@ -123,9 +146,13 @@ class BaselineProtocol(asyncio.Protocol):
             self.websocket_path = path
             if path == contract.WS_BROADCAST:
                 self.subscribers.add(self)
+            extension = b""
+            if self.compression and b"permessage-deflate" in headers.get(b"sec-websocket-extensions", b""):
+                self.deflate = Deflate()
+                extension = b"Sec-WebSocket-Extensions: permessage-deflate\r\n"
             return (
                 b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+                b"Connection: Upgrade\r\n" + extension + b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
             )
         return http_response("404 Not Found", contract.TEXT_PLAIN, b"not found")
 
@@ -134,7 +161,7 @@ class BaselineProtocol(asyncio.Protocol):
         buf = self.buffer
         if len(buf) < 2:
             return False
-        fin, opcode, length, offset = buf[0] & 0x80, buf[0] & 0x0F, buf[1] & 0x7F, 2
+        fin, rsv1, opcode, length, offset = buf[0] & 0x80, buf[0] & RSV1, buf[0] & 0x0F, buf[1] & 0x7F, 2
         if length == 126:
             if len(buf) < 4:
                 return False
@@ -166,6 +193,7 @@ class BaselineProtocol(asyncio.Protocol):
             return True
         if opcode in (OP_TEXT, OP_BINARY):
             self.fragment_opcode, self.fragments, self.fragments_size = opcode, [], 0
+            self.fragment_compressed = bool(rsv1)
         self.fragments.append(payload)
         self.fragments_size += length
         if self.fragments_size > contract.MAX_MESSAGE_BYTES:
@@ -175,16 +203,21 @@ class BaselineProtocol(asyncio.Protocol):
         if fin:
             message = b"".join(self.fragments)
             self.fragments, self.fragments_size = [], 0
+            if self.fragment_compressed and self.deflate:
+                message = self.deflate.decompress(message)
             self.on_message(self.fragment_opcode, message)
         return True
 
+    def frame(self, opcode: int, message: bytes) -> bytes:
+        return self.deflate.frame(opcode, message) if self.deflate else ws_frame(opcode, message)
+
     def on_message(self, opcode: int, message: bytes) -> None:
-        frame = ws_frame(opcode, message)
         if self.websocket_path == contract.WS_ECHO:
-            self.transport.write(frame)
+            self.transport.write(self.frame(opcode, message))
         elif opcode == OP_TEXT:
+            frame = ws_frame(opcode, message)  # one frame for all, unless compressed
             for subscriber in tuple(self.subscribers):
-                subscriber.transport.write(frame)
+                subscriber.transport.write(subscriber.frame(opcode, message) if subscriber.deflate else frame)
 
     def send_close(self, code: int) -> None:
         if not self.close_sent:
