@@ -50,13 +50,13 @@ class CacheHitRedis(Comparison):
         return self.measure()
 
     def measure(self) -> dict:
-        return cache.compare_with_redis(self.workload, **self.options)
+        return {(): cache.compare_with_redis(self.workload, **self.options)}
 
 
 def response_bytes(self, comparison: dict, framework: str) -> float:
     """Bytes on the wire per response, head and body: 200-with-body minus 304 is the
     saving a conditional GET buys."""
-    return comparison["results"][framework]["response_bytes"]
+    return self.result(comparison, framework)["response_bytes"]
 
 
 response_bytes.unit = "bytes"
@@ -93,37 +93,38 @@ class CachePaths:
     param_names = ["framework"]
     timeout = Comparison.timeout
     setup = Comparison.setup
+    result = Comparison.result
 
     def setup_cache(self) -> dict:
-        return cache.cache_paths(list(servers.FRAMEWORKS_UNDER_TEST))
+        return {(): cache.cache_paths(list(servers.FRAMEWORKS_UNDER_TEST))}
 
     def track_hit_latency(self, paths: dict, framework: str) -> float:
         """Median latency of a lone request answered from the cache."""
-        return paths["results"][framework]["hit_latency_s"]
+        return self.result(paths, framework)["hit_latency_s"]
 
     track_hit_latency.unit = "seconds"
 
     def track_miss_latency(self, paths: dict, framework: str) -> float:
         """Median latency of a lone request on an empty cache: backend, store, answer."""
-        return paths["results"][framework]["miss_latency_s"]
+        return self.result(paths, framework)["miss_latency_s"]
 
     track_miss_latency.unit = "seconds"
 
     def track_uncached_latency(self, paths: dict, framework: str) -> float:
         """Median latency of a lone request without a cache."""
-        return paths["results"][framework]["uncached_latency_s"]
+        return self.result(paths, framework)["uncached_latency_s"]
 
     track_uncached_latency.unit = "seconds"
 
     def track_stampede_backend_calls(self, paths: dict, framework: str) -> float:
         """How many times the backend ran for 100 simultaneous requests on an empty cache
         (median of 5 bursts): 1 would be a cache that coalesces, 100 none at all."""
-        return paths["results"][framework]["stampede_backend_calls"]
+        return self.result(paths, framework)["stampede_backend_calls"]
 
     track_stampede_backend_calls.unit = "calls"
 
     def track_stampede_burst(self, paths: dict, framework: str) -> float:
         """Time from sending the 100 stampede requests to the last reply (median of 5)."""
-        return paths["results"][framework]["stampede_burst_s"]
+        return self.result(paths, framework)["stampede_burst_s"]
 
     track_stampede_burst.unit = "seconds"
