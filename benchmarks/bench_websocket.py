@@ -36,6 +36,16 @@ GRID_OPTIONS = {"rounds": 3, "window_s": 0.3, "warmup_s": 0.2}
 SHORT_OPTIONS = {"rounds": 3, "window_s": 0.5, "warmup_s": 0.3}
 
 
+class EchoText32B(EchoComparison):
+    """The headline (benchmarks/headline.txt): echo of 32-byte text messages on 100 open
+    connections, one in flight on each, with the default, longer rounds (5 x 1 s)."""
+
+    workload = measure.ws_echo(size=32, connections=100)
+
+    def setup_cache(self) -> dict:
+        return self.measure()
+
+
 class EchoGrid(EchoComparison):
     """Echo on already-open connections, one message in flight on each: size x connections
     x text/binary. Tracked: time per message, ratio to the baseline, CPU, latency p50/p99."""
