@@ -11,6 +11,6 @@ headline=$(paste -sd'|' benchmarks/headline.txt)
 "${asv[@]}" run --config asv.releases.json --show-stderr --skip-existing-successful \
     --bench "^(${headline//./\\.})\." "${@:-HEAD^!}" || echo "releases: some environments or benchmarks failed (see above)"
 "${asv[@]}" publish
-if [ -f harness/site.py ]; then .venv/bin/python -m harness.site; fi
+.venv/bin/python -m harness.site
 echo
 echo "Site written to $(pwd)/html/index.html - serve it with: .venv/bin/asv preview"
