@@ -170,3 +170,54 @@ def test_generator_rejects_a_wrong_echo(tmp_path):
                 generator.wait_ready()
         finally:
             generator.close()
+
+
+TRUNCATING_SERVER = """
+import asyncio
+from servers import ServerOptions, baseline_server, contract
+
+class Truncating(baseline_server.BaselineProtocol):
+    # Answers with the first bytes of a correct reply, then hangs up.
+    def on_message(self, opcode, message):
+        self.transport.write(baseline_server.ws_frame(opcode, message)[:10])
+        self.transport.close()
+
+    def respond(self, method, path, headers, body):
+        if path != contract.JSON:
+            return super().respond(method, path, headers, body)
+        reply = baseline_server.http_response("200 OK", contract.APPLICATION_JSON, b'{"message": "Hello, World!"}')
+        asyncio.get_running_loop().call_soon(self.transport.close)
+        return reply[:-10]
+
+async def main():
+    def factory():
+        protocol = Truncating(ServerOptions(), set(), set())
+        protocol.fixed_responses = {}  # every GET goes through respond()
+        return protocol
+
+    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    print(contract.ready_line("truncating", server.sockets[0].getsockname()[1], 0), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("workload", "message"),
+    [
+        (measure.ws_echo(32, 2), "server dropped a WebSocket connection"),
+        (measure.http_get(contract.JSON, 2), "server closed an HTTP connection"),
+    ],
+)
+def test_generator_rejects_a_truncated_reply(tmp_path, workload, message):
+    fake = tmp_path / "truncating.py"
+    fake.write_text(TRUNCATING_SERVER)
+    with ServerProcess("truncating", command=[sys.executable, str(fake)]) as server:
+        spec = workload.generator_spec(server, "stdlib", 2)
+        generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
+        try:
+            with pytest.raises(measure.GeneratorError, match=message):
+                generator.wait_ready()
+        finally:
+            generator.close()
