@@ -62,6 +62,18 @@ class GetJson(Comparison):
         return self.measure()
 
 
+class GetJsonGlibcDefaults(Comparison):
+    """The headline GET /json with the servers on glibc's default allocator settings (see
+    EchoText32BGlibcDefaults). Without the tuning a server's rate depends on its heap's
+    history, so read this one's spread."""
+
+    workload = measure.http_get(contract.JSON, connections=64)
+    options = dict(HTTP_RUN, server_env={})
+
+    def setup_cache(self) -> dict:
+        return self.measure()
+
+
 class GetJsonC256(Comparison):
     workload = measure.http_get(contract.JSON, connections=256)
     options = HTTP_RUN

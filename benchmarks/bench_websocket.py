@@ -46,6 +46,18 @@ class EchoText32B(EchoComparison):
         return self.measure()
 
 
+class EchoText32BGlibcDefaults(EchoComparison):
+    """The headline echo with the servers on glibc's default allocator settings, as most
+    deployments run: the price of the mmap/munmap per read that the suite's other figures
+    tune away (README: memory allocator settings)."""
+
+    workload = measure.ws_echo(size=32, connections=100)
+    options = {"server_env": {}}
+
+    def setup_cache(self) -> dict:
+        return self.measure()
+
+
 class EchoGrid(EchoComparison):
     """Echo on already-open connections, one message in flight on each: size x connections
     x text/binary. Tracked: time per message, ratio to the baseline, CPU, latency p50/p99."""

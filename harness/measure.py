@@ -412,6 +412,7 @@ def start_contenders(
     loop: str,
     json_codec: str,
     generator_processes: int | None,
+    server_env: dict[str, str] | None = None,
 ) -> tuple[list[Contender], dict]:
     """A started server and warmed-up generator per framework (or the reason it has none),
     and the record of the set-up. Callers must close every contender (try/finally)."""
@@ -429,7 +430,7 @@ def start_contenders(
         "generator_cpus": generator_cpus,
         "generator_processes": processes,
         "generator_env": GENERATOR_ENV,
-        "server_env": MALLOC_ENV,
+        "server_env": MALLOC_ENV if server_env is None else server_env,
         "python": sys.version.split()[0],
         "pinned": server_cpu is not None,
         "cpus": os.cpu_count(),
@@ -448,6 +449,7 @@ def start_contenders(
                 compression=workload.server_compression(c.framework),
                 cpu=server_cpu,
                 extra_args=workload.server_args,
+                env=server_env,
             ).start()
             spec = workload.generator_spec(c.server, json_codec, workload.connections)
             spec["warmup_s"] = warmup_s if workload.warmup else 0
@@ -482,8 +484,12 @@ def compare(
     loop: str = "asyncio",
     json_codec: str = "stdlib",
     generator_processes: int | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> dict:
     """Measure ``workload`` on every framework (and the baseline), interleaved.
+
+    ``server_env``: the servers' allocator settings, MALLOC_ENV by default; {} runs them
+    with glibc's defaults.
 
     Returns {"workload": ..., "setup": ..., "results": {framework: summary}}, where a
     summary is the statistics of summarize(), or {"skipped": reason}, or {"error": cause}.
@@ -502,6 +508,7 @@ def compare(
             loop=loop,
             json_codec=json_codec,
             generator_processes=generator_processes,
+            server_env=server_env,
         )
         for i in range(rounds):
             interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, window_s)))

@@ -145,8 +145,10 @@ class ServerProcess:
         ready_timeout: float = READY_TIMEOUT,
         command: list[str] | None = None,
         extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.framework = framework
+        self.env = MALLOC_ENV if env is None else env  # {}: glibc's defaults
         self.cpu = cpu
         self.ready_timeout = ready_timeout
         self.command = command or [
@@ -189,7 +191,7 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=child_env(MALLOC_ENV),
+            env=child_env(self.env),
             cwd=ROOT,
             preexec_fn=die_with_parent(self.cpu),
         )
