@@ -708,17 +708,9 @@ async def run_open_window(clients: list, window_ref: list[Window], seconds: floa
     finally:
         for client in clients:
             client.on_free = client.send
-    if window.error:
-        raise LoadError(window.error)
-    return {
-        "ops": window.ops,
-        "bytes": window.bytes,
-        "seconds": window.last_reply - start,
-        "client_cpu_s": time.process_time() - cpu0,
-        "latencies_us": base64.b64encode(window.latencies.tobytes()).decode(),
-        "schedule_lag_us": base64.b64encode(lags.tobytes()).decode(),
-        "rate": rate,
-    }
+    record = window_record(window, start, cpu0)
+    record.update(schedule_lag_us=base64.b64encode(lags.tobytes()).decode(), rate=rate)
+    return record
 
 
 def emit(record: dict) -> None:
