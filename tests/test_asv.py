@@ -21,6 +21,8 @@ from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 
 ASV = [sys.executable, "-m", "asv"]
+# The quick run measures every class once (about 5 minutes here): beyond the default timeout.
+pytestmark = pytest.mark.timeout(1500)
 
 
 @pytest.fixture(scope="module")
