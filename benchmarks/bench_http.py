@@ -9,7 +9,7 @@ import servers
 from harness import clients, measure
 from servers import contract
 
-from .common import Comparison
+from .common import Comparison, require
 
 HTTP_RUN = {"rounds": 3, "window_s": 0.5, "warmup_s": 0.3}
 ECHO_CONNECTIONS = 16
@@ -147,11 +147,7 @@ class OpenLoopLatency:
         return measure.open_loop(fractions=(0.5, 0.8))
 
     def setup(self, result: dict, framework: str, load: str) -> None:
-        row = result["results"][framework]
-        if "skipped" in row:
-            raise NotImplementedError(row["skipped"])
-        if "error" in row:
-            raise RuntimeError(f"{framework} failed during the measurement: {row['error']}")
+        require(result["results"][framework], framework)
 
     def track_latency_p50(self, result: dict, framework: str, load: str) -> float:
         return result["results"][framework]["at"][load]["latency_p50_s"]
@@ -181,11 +177,7 @@ class HttpClients:
         return clients.compare_clients()
 
     def setup(self, result: dict, client: str, case: str) -> None:
-        row = result["results"][case][client]
-        if "skipped" in row:
-            raise NotImplementedError(row["skipped"])
-        if "error" in row:
-            raise RuntimeError(f"the {client} client failed: {row['error']}")
+        require(result["results"][case][client], f"the {client} client")
 
     def track_time_per_request(self, result: dict, client: str, case: str) -> float:
         """Median over rounds of wall time per verified request."""
@@ -207,11 +199,7 @@ class ArticleJsonRoundTrip:
         return clients.article_json(rounds=3, requests=200)
 
     def setup(self, result: dict, framework: str) -> None:
-        row = result["results"][framework]
-        if "skipped" in row:
-            raise NotImplementedError(row["skipped"])
-        if "error" in row:
-            raise RuntimeError(f"{framework} failed during the measurement: {row['error']}")
+        require(result["results"][framework], framework)
 
     def track_time_per_request(self, result: dict, framework: str) -> float:
         return result["results"][framework]["seconds_per_request"]

@@ -15,6 +15,15 @@ import servers
 from harness import measure
 
 
+def require(row: dict, who: str) -> None:
+    """Turn a measurement's outcome for ``who`` into asv's: a skip shows n/a, an error fails
+    the benchmark with its cause."""
+    if "skipped" in row:
+        raise NotImplementedError(row["skipped"])
+    if "error" in row:
+        raise RuntimeError(f"{who} failed during the measurement: {row['error']}")
+
+
 class Comparison(abc.ABC):
     """One workload (``workload``), or a grid of them (``grid``: the params after framework
     -> workload; each workload compared across frameworks on its own, one after another)."""
@@ -43,11 +52,7 @@ class Comparison(abc.ABC):
         return comparison[grid]["results"][framework]
 
     def setup(self, comparison: dict, framework: str, *grid: object) -> None:
-        result = self.result(comparison, framework, *grid)
-        if "skipped" in result:
-            raise NotImplementedError(result["skipped"])  # asv shows n/a
-        if "error" in result:
-            raise RuntimeError(f"{framework} failed during the measurement: {result['error']}")
+        require(self.result(comparison, framework, *grid), framework)
 
     def track_time_per_op(self, comparison: dict, framework: str, *grid: object) -> float:
         """Median over rounds of wall time per verified message or request."""
@@ -119,11 +124,7 @@ class MemoryComparison(abc.ABC):
         return measure.memory_per_connection(self.workload, self.counts)
 
     def setup(self, memory: dict, framework: str, connections: int) -> None:
-        result = memory["results"][framework][connections]
-        if "skipped" in result:
-            raise NotImplementedError(result["skipped"])
-        if "error" in result:
-            raise RuntimeError(f"{framework} failed during the measurement: {result['error']}")
+        require(memory["results"][framework][connections], framework)
 
     def track_bytes_per_connection(self, memory: dict, framework: str, connections: int) -> float:
         """Growth of the server's resident memory per open connection."""
