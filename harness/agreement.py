@@ -3,66 +3,69 @@
 On the same server process, alternating (suite, other, suite, other, ...):
 - GET small JSON at 64 connections: the suite's HTTP generator vs wrk;
 - WebSocket echo of 32-byte text at 100 connections: the suite's picows generator vs a
-  second client written on aiohttp's ClientSession (on uvloop). For the aiohttp server that
-  client shares code with the server under test: the check is of the measurement, not of
-  independence from the framework.
+  closed-loop client on Node.js and the `ws` package (harness/node/ws_echo_client.js), which
+  shares no code, language or event loop with the suite or with any server under test.
 Prints each tool's median throughput, the server's CPU use under each, and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import json
+import select
+import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import servers
 from harness import measure, stats, wrk
-from harness.process import ServerProcess, child_env, cpu_plan, die_with_parent
+from harness.process import ServerProcess, cpu_plan, die_with_parent
 from servers import contract
 
-
-async def aiohttp_echo(url: str, connections: int, seconds: float, size: int) -> dict:
-    import aiohttp
-
-    payload = "x" * size
-    count = 0
-    async with aiohttp.ClientSession() as session:
-        sockets = [await session.ws_connect(url, compress=0, autoping=False) for _ in range(connections)]
-        for ws in sockets:  # warm up
-            await ws.send_str(payload)
-            assert (await ws.receive_str()) == payload
-        deadline = time.perf_counter() + seconds
-
-        async def loop(ws) -> None:
-            nonlocal count
-            while time.perf_counter() < deadline:
-                await ws.send_str(payload)
-                if await ws.receive_str(timeout=10) != payload:
-                    raise RuntimeError("wrong echo")
-                count += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(loop(ws) for ws in sockets))
-        elapsed = time.perf_counter() - start
-        for ws in sockets:
-            await ws.close()
-    return {"ops": count, "seconds": elapsed}
+NODE_CLIENT = Path(__file__).with_name("node") / "ws_echo_client.js"
+WARMUP_S = 0.5
 
 
-def run_second_ws_client(url: str, connections: int, seconds: float, size: int, cpu: int | None) -> float:
-    args = json.dumps([url, connections, seconds, size])
-    result = subprocess.run(
-        [sys.executable, "-m", "harness.agreement", "--ws-client", args],
-        capture_output=True, text=True, timeout=seconds + 60, env=child_env(measure.GENERATOR_ENV),
+def read_line(process: subprocess.Popen, deadline: float) -> str:
+    """The next line of ``process``'s stdout; RuntimeError with its stderr if none comes by ``deadline``."""
+    if not select.select([process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        process.kill()
+        raise RuntimeError(f"the Node.js WebSocket client gave no answer in time: {process.communicate()[1][-2000:]}")
+    line = process.stdout.readline()
+    if not line:
+        process.wait(timeout=5)
+        raise RuntimeError(f"the Node.js WebSocket client failed: {process.stderr.read().strip()[-2000:]}")
+    return line
+
+
+def node_ws_echo(server: ServerProcess, connections: int, seconds: float, size: int, cpu: int | None) -> tuple:
+    """(echoes per second, server CPU % during the window) by the Node.js ``ws`` client
+    (harness/node/ws_echo_client.js), which announces its measured window on stdout."""
+    node = shutil.which("node")
+    if node is None or not (NODE_CLIENT.parent / "node_modules" / "ws").is_dir():
+        raise RuntimeError("the Node.js client needs node and harness/node/node_modules: run scripts/setup.sh")
+    args = [node, str(NODE_CLIENT), server.url(contract.WS_ECHO, "ws"), str(connections), str(seconds), str(size)]
+    deadline = time.monotonic() + seconds + WARMUP_S + 30
+    with subprocess.Popen(
+        [*args, str(WARMUP_S)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=die_with_parent(cpu),
-    )  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"second WebSocket client failed:\n{result.stderr[-2000:]}")
-    record = json.loads(result.stdout)
-    return record["ops"] / record["seconds"]
+    ) as process:  # fmt: skip
+        try:
+            if read_line(process, deadline).strip() != "window":
+                raise RuntimeError("the Node.js WebSocket client did not announce its window")
+            cpu_start, wall_start = server.cpu_seconds(), time.monotonic()
+            record = json.loads(read_line(process, deadline))
+            server_cpu = (server.cpu_seconds() - cpu_start) / (time.monotonic() - wall_start) * 100
+        finally:
+            if process.poll() is None:
+                process.kill()
+    if record["connections"] != connections or record["ops"] <= 0:
+        raise RuntimeError(f"the Node.js WebSocket client reported {record}")
+    return record["ops"] / record["seconds"], server_cpu
 
 
 def cpu_pct(server: ServerProcess, action) -> tuple[float, float]:
@@ -79,16 +82,17 @@ def agree(framework: str, kind: str, rounds: int, seconds: float) -> dict:
             workload = measure.http_get(contract.JSON, 64)
             other_name = "wrk"
 
-            def other() -> float:
+            def other() -> tuple[float, float]:
                 url = server.url(contract.JSON)
                 wrk.check_once(url, contract.JSON)  # wrk verifies no body: check one by hand
-                return wrk.wrk_requests_per_second(url, connections=64, duration_s=seconds, cpu=generator_cpus[0])
+                run = functools.partial(wrk.wrk_requests_per_second, url, connections=64, duration_s=seconds)
+                return cpu_pct(server, functools.partial(run, cpu=generator_cpus[0]))
         else:
             workload = measure.ws_echo(32, 100)
-            other_name = "aiohttp client"
+            other_name = "node ws client"
 
-            def other() -> float:
-                return run_second_ws_client(server.url(contract.WS_ECHO, "ws"), 100, seconds, 32, generator_cpus[0])
+            def other() -> tuple[float, float]:
+                return node_ws_echo(server, 100, seconds, 32, generator_cpus[0])
 
         spec = workload.generator_spec(server, "stdlib", workload.connections)
         generator = measure.Generator(dict(spec, warmup_s=0.5), generator_cpus, 1)
@@ -98,7 +102,7 @@ def agree(framework: str, kind: str, rounds: int, seconds: float) -> dict:
             for _ in range(rounds):
                 result, suite_cpu = cpu_pct(server, lambda: generator.window(seconds))
                 suite.append((result["ops"] / result["seconds"], suite_cpu))
-                others.append(cpu_pct(server, other))
+                others.append(other())
         finally:
             generator.close()
     suite_rate = statistics.median(r for r, _ in suite)
@@ -113,28 +117,25 @@ def agree(framework: str, kind: str, rounds: int, seconds: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.agreement", description=__doc__.splitlines()[0])
-    parser.add_argument("--frameworks", default="aiohttp,tornado")
+    parser.add_argument("--frameworks", default="aiohttp,tornado,websockets")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--ws-client", help=argparse.SUPPRESS)  # internal: the second WebSocket client
     args = parser.parse_args(argv)
-    if args.ws_client:
-        import uvloop
-
-        result = uvloop.run(aiohttp_echo(*json.loads(args.ws_client)))
-        print(json.dumps(result))
-        return 0
+    try:
+        frameworks = [servers.get(name) for name in args.frameworks.split(",")]
+    except servers.UnknownFramework as exc:
+        parser.error(str(exc))
     worst, compared = 0.0, 0
     print(f"{'framework':<11} {'workload':<22} {'suite/s':>9} {'other':<15} {'other/s':>9} {'ratio':>6}  server cpu")
-    for framework in args.frameworks.split(","):
-        for kind in ("http", "ws"):
-            r = agree(framework, kind, args.rounds, args.seconds)
+    for framework in frameworks:
+        for kind in ("http", "ws") if framework.http else ("ws",):
+            r = agree(framework.name, kind, args.rounds, args.seconds)
             # Two tools can only agree on a server's capacity if both saturate it.
             comparable = min(r["suite_server_cpu"], r["other_server_cpu"]) >= stats.SATURATED_CPU_PCT
             if comparable:
                 worst, compared = max(worst, abs(r["ratio"] - 1)), compared + 1
             print(
-                f"{framework:<11} {r['workload']:<22} {r['suite_per_s']:>9.0f} {r['other']:<15} "
+                f"{framework.name:<11} {r['workload']:<22} {r['suite_per_s']:>9.0f} {r['other']:<15} "
                 f"{r['other_per_s']:>9.0f} {r['ratio']:>6.3f}  "
                 f"{r['suite_server_cpu']:.0f}% / {r['other_server_cpu']:.0f}%"
                 + ("" if comparable else "  not comparable: a tool left the server unsaturated (client-bound)")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a checkout: Debian tools the suite drives (wrk, redis-server), the browser test
-# needs (chromium, chromedriver) and the site build uses (npm, to fetch asv's web libraries
-# once), and .venv with the suite, the frameworks (latest releases) and the developer
-# tools. Idempotent.
+# needs (chromium, chromedriver), npm (for asv's web libraries, fetched once, and for the
+# Node.js client that gives agreement its second opinion), and .venv with the suite, the
+# frameworks (latest releases) and the developer tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,5 +30,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[frameworks,dev]"
+# The independent WebSocket client of python -m harness.agreement (Node.js ws, pinned by the lock file).
+npm ci --prefix harness/node --no-audit --no-fund --silent
 # asv's site loads jQuery, flot and bootstrap from CDNs; keep local copies for offline use.
 .venv/bin/python -m harness.site --fetch-assets
