@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
+import os
+import socket
+import struct
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -93,6 +97,59 @@ def test_oversized_message_is_refused_and_the_server_keeps_serving(start_server,
         received = getattr(closed.value, "rcvd", None)
         if received is not None:  # aiohttp may reset the connection before its close frame is read
             assert received.code == contract.CLOSE_MESSAGE_TOO_BIG
+    server.check_alive()
+    with ws_connect(server) as ws:
+        ws.send("still serving")
+        assert ws.recv(timeout=10) == "still serving"
+
+
+def peak_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+
+def raw_ws_connect(server) -> tuple[socket.socket, bytes]:
+    """A WebSocket opened by hand (so that a frame can be streamed rather than built in memory);
+    returns the socket and any bytes that followed the handshake answer."""
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET {contract.WS_ECHO} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection during the handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock, head.split(b"\r\n\r\n", 1)[1]
+
+
+@pytest.mark.parametrize("framework", ALL)
+def test_a_100_MB_message_is_refused_without_being_buffered(start_server, framework):
+    size = 100 * 2**20
+    server = start_server(framework)
+    peak_before = peak_rss_bytes(server.pid)
+    sock, reply = raw_ws_connect(server)
+    with sock:
+        # One binary frame announcing 100 MiB, streamed 1 MiB at a time (all-zero mask key).
+        sock.sendall(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size) + bytes(4))
+        chunk, sent = bytes(2**20), 0
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            while sent < size:
+                sock.sendall(chunk)
+                sent += len(chunk)
+            # The server read the frame to its end: finish the close handshake it began.
+            sock.sendall(bytes([0x88, 0x82]) + bytes(4) + struct.pack("!H", 1000))
+        with contextlib.suppress(ConnectionResetError):
+            while data := sock.recv(65536):  # until the server closes (a 10 s timeout fails the test)
+                reply += data
+    if reply:  # aiohttp and tornado may reset the connection before their close frame is read
+        assert reply[0] == 0x88, f"expected a close frame, got {reply[:16]!r}"
+        assert struct.unpack("!H", reply[2:4])[0] == contract.CLOSE_MESSAGE_TOO_BIG
+    growth = peak_rss_bytes(server.pid) - peak_before
+    assert growth < 2 * contract.MAX_MESSAGE_BYTES, f"{framework} buffered {growth >> 20} MiB of it"
     server.check_alive()
     with ws_connect(server) as ws:
         ws.send("still serving")
