@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Prepares a checkout: Debian tools the suite drives (wrk, redis-server), the browser test
-# needs (chromium, chromedriver), npm (for asv's web libraries, fetched once, and for the
-# Node.js client that gives agreement its second opinion), and .venv with the suite, the
-# frameworks (latest releases) and the developer tools. Idempotent.
+# Prepares a checkout: Debian tools the suite drives (wrk, redis-server), the tests need
+# (strace, which watches where traffic goes; chromium and chromedriver for the browser
+# test), npm (for asv's web libraries, fetched once, and for the Node.js client that gives
+# agreement its second opinion), and .venv with the suite, the frameworks (latest
+# releases) and the developer tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 missing=()
 # command:Debian package
-for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm; do
+for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm strace:strace; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
