@@ -24,7 +24,7 @@ import itertools
 import servers
 from harness import measure
 
-from .common import Comparison, EchoComparison, MemoryComparison
+from .common import HEADLINE_RUN, Comparison, EchoComparison, MemoryComparison
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 SIZES = [32, 1024, 64 * 1024]
@@ -38,9 +38,10 @@ SHORT_OPTIONS = {"rounds": 3, "window_s": 0.5, "warmup_s": 0.3}
 
 class EchoText32B(EchoComparison):
     """The headline (benchmarks/headline.txt): echo of 32-byte text messages on 100 open
-    connections, one in flight on each, with the default, longer rounds (5 x 1 s)."""
+    connections, one in flight on each, in the headline's longer run (HEADLINE_RUN)."""
 
     workload = measure.ws_echo(size=32, connections=100)
+    options = HEADLINE_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()

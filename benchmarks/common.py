@@ -24,6 +24,12 @@ def require(row: dict, who: str) -> None:
         raise RuntimeError(f"{who} failed during the measurement: {row['error']}")
 
 
+# The headline classes (benchmarks/headline.txt) measure longer than the rest: more rounds
+# let the median ride over a round in which the host stole the generator's or the server's
+# CPU; python -m harness.stability shows what these settings give between runs.
+HEADLINE_RUN = {"rounds": 7, "window_s": 1.0, "warmup_s": 0.5}
+
+
 class Comparison(abc.ABC):
     """One workload (``workload``), or a grid of them (``grid``: the params after framework
     -> workload; each workload compared across frameworks on its own, one after another)."""
