@@ -31,9 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from harness.regressions import headline
+from harness.stats import SATURATED_CPU_PCT
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = ROOT / ".asv-assets"
-SATURATED_CPU_PCT = 90.0  # server CPU below this: the figure is client-bound (README)
 BASELINE = "baseline"
 LATEST = "latest"
 
@@ -473,6 +475,47 @@ def render(runs: list[Run]) -> str:
     return "\n".join(out) + "\n"
 
 
+SUMMARY_HEADER = ("workload", "framework", "ops/s", "x baseline", "server CPU", "generator CPU", "bound by")
+SUMMARY_ROW = "  {:<34} {:<11} {:>9} {:>10} {:>10} {:>13}  {}"
+
+
+def summary(runs: list[Run], headline_classes: list[str]) -> str:
+    """The default run's figures in words, for the terminal: per machine, the headline
+    workloads' throughput, × baseline (the generator's headroom) and server CPU, and every
+    framework figure, headline or not, whose server was not saturated."""
+    found = workloads(runs)
+    lines = []
+    for machine, run in latest_runs(runs).items():
+        lines.append(f"Machine {machine}, commit {run.commit[:8]} (latest releases):")
+        lines.append(SUMMARY_ROW.format(*SUMMARY_HEADER))
+        client_bound = []
+        for workload in found.values():
+            if f"{workload.cls}.track_time_per_op" not in run.values:
+                continue
+            for framework in workload.frameworks:
+                seconds = value(run, workload, "track_time_per_op", framework)
+                cpu = value(run, workload, "track_server_cpu", framework)
+                bound = "" if not _ok(cpu) else "server" if cpu >= SATURATED_CPU_PCT else "client"
+                if bound == "client" and framework != BASELINE:
+                    client_bound.append(f"{workload.name} [{framework}] {cpu:.0f} %")
+                if workload.cls not in headline_classes:
+                    continue
+                ops = f"{1 / seconds:,.0f}" if _ok(seconds) and seconds > 0 else _fmt_value(seconds)
+                ratio = _fmt_value(value(run, workload, "track_ratio_to_baseline", framework), digits=2)
+                cpu_text = _fmt_value(cpu, digits=0, suffix=" %")
+                generator = _fmt_value(value(run, workload, "track_generator_cpu", framework), digits=0, suffix=" %")
+                lines.append(SUMMARY_ROW.format(workload.name, framework, ops, ratio, cpu_text, generator, bound))
+        lines.append(
+            "  The baseline row is the load generator's ceiling; x baseline is the headroom over each framework."
+        )
+        if client_bound:
+            lines.append(f"  Client-bound framework figures (server below {SATURATED_CPU_PCT:.0f} % CPU):")
+            lines.extend(f"    {item}" for item in client_bound)
+        else:
+            lines.append(f"  Every framework figure with a CPU reading was server-bound (>= {SATURATED_CPU_PCT:.0f} %)")
+    return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."
+
+
 NAV_LINK = '<li id="nav-li-frameworks"><a href="frameworks.html">Frameworks &amp; releases</a></li>'
 
 
@@ -548,6 +591,7 @@ def main(argv: list[str] | None = None) -> None:
         fetch_assets(args.assets)
         return
     page = build(args.results, args.html, args.assets)
+    print(summary(load_runs(args.results), headline()))
     print(f"site: wrote {page}")
 
 

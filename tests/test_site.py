@@ -87,6 +87,22 @@ def test_client_bound_is_marked_only_below_90_percent_server_cpu(fixture_results
     assert len(elements.select("span", "client-bound")) == 2  # the legend and the table
 
 
+def test_terminal_summary_gives_headroom_and_saturation_and_lists_client_bound_figures(fixture_results):
+    text = site.summary(site.load_runs(fixture_results), ["bench_http.GetJson"])
+    rows = {tuple(line.split()[:2]): line.split()[2:] for line in text.splitlines() if line.startswith("  bench_")}
+    # Only the headline class gets rows; the newest default-environment commit is read.
+    assert set(rows) == {("bench_http.GetJson", fw) for fw in ("baseline", "aiohttp", "tornado", "websockets")}
+    assert rows[("bench_http.GetJson", "aiohttp")][:2] == [f"{1 / (170e-6 * 1.1):,.0f}", f"{170 * 1.1 / 20:.2f}"]
+    assert rows[("bench_http.GetJson", "aiohttp")][-1] == "server"
+    assert rows[("bench_http.GetJson", "websockets")] == ["n/a"] * 4  # no HTTP server: nothing is bound
+    # Every client-bound framework figure is named, headline or not.
+    assert "bench_websocket.EchoText32B [tornado] 70 %" in text
+
+
+def test_terminal_summary_without_default_results_says_so(tmp_path):
+    assert "No results from the default environment" in site.summary([], ["bench_http.GetJson"])
+
+
 def test_failed_value_is_shown_as_failed_not_as_a_bar(fixture_results):
     newest = _newest_default(fixture_results)
     data = json.loads(newest.read_text())
