@@ -470,6 +470,13 @@ class HttpClient(asyncio.Protocol):
         else:
             window.fail(f"response without Content-Length (chunked?): {head[0]!r}")
             return
+        if length != len(self.body):
+            # Every expected answer has a known size: refuse a wrong one before buffering its body.
+            status = head[0].decode(errors="replace")
+            window.fail(f"status {status!r} announcing a {length}-byte body, expected {len(self.body)} bytes")
+            self.buffer.clear()
+            self.close()
+            return
         total = end + 4 + length
         if len(self.buffer) < total:
             return

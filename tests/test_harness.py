@@ -221,3 +221,54 @@ def test_generator_rejects_a_truncated_reply(tmp_path, workload, message):
                 generator.wait_ready()
         finally:
             generator.close()
+
+
+OVERSIZED_REPLY_SERVER = """
+import asyncio, struct
+from servers import ServerOptions, baseline_server, contract
+
+HUGE = 100 * 2**20
+
+class Oversized(baseline_server.BaselineProtocol):
+    # Answers with a frame or a response announcing 100 MiB, and starts sending them.
+    def on_message(self, opcode, message):
+        self.transport.write(bytes([0x80 | opcode, 127]) + struct.pack("!Q", HUGE) + bytes(2**20))
+
+    def respond(self, method, path, headers, body):
+        if path != contract.JSON:  # the WebSocket handshake
+            return super().respond(method, path, headers, body)
+        head = f"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: {HUGE}\\r\\n\\r\\n"
+        return head.encode() + bytes(2**20)
+
+def factory():
+    protocol = Oversized(ServerOptions(), set(), set())
+    protocol.fixed_responses = {}  # every GET goes through respond()
+    return protocol
+
+async def main():
+    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
+    print(contract.ready_line("oversized", server.sockets[0].getsockname()[1], 0), flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("workload", "message"),
+    [
+        (measure.ws_echo(32, 2), "payload size exceeding max allowed size, 104857600 > 1056"),
+        (measure.http_get(contract.JSON, 2), "announcing a 104857600-byte body, expected 28 bytes"),
+    ],
+)
+def test_generator_refuses_a_100_MB_reply_from_its_header(tmp_path, workload, message):
+    fake = tmp_path / "oversized.py"
+    fake.write_text(OVERSIZED_REPLY_SERVER)
+    with ServerProcess("oversized", command=[sys.executable, str(fake)]) as server:
+        spec = workload.generator_spec(server, "stdlib", 2)
+        generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
+        try:  # both messages come from the header: the body is neither awaited nor buffered
+            with pytest.raises(measure.GeneratorError, match=message):
+                generator.wait_ready()
+        finally:
+            generator.close()
