@@ -426,8 +426,8 @@ def render(runs: list[Run]) -> str:
         '<p class="meta">Throughput is 1 / time per op (larger is better). The baseline is a bare asyncio '
         "server: its bar is the load generator's ceiling, and × baseline is how many times slower a framework "
         f"is in the same rounds. A server below {SATURATED_CPU_PCT:.0f} % of its core was not the bottleneck: its "
-        'figure is marked <span class="client-bound">⚠ client-bound</span>. n/a: the framework lacks the '
-        "endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
+        f'figure is marked <span class="client-bound">⚠ client-bound</span>. {CLIENT_BOUND_MEANS} n/a: the '
+        "framework lacks the endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
         '<h2 id="side-by-side">Side by side at the latest releases</h2>',
     ]
     if not latest:
@@ -475,6 +475,10 @@ def render(runs: list[Run]) -> str:
     return "\n".join(out) + "\n"
 
 
+CLIENT_BOUND_MEANS = (
+    "A client-bound figure is a lower bound for that server: at one connection it waits on each round trip, "
+    "in Uncached on the 20 ms backend, elsewhere on the load generator."
+)
 SUMMARY_HEADER = ("workload", "framework", "ops/s", "x baseline", "server CPU", "generator CPU", "bound by")
 SUMMARY_ROW = "  {:<34} {:<11} {:>9} {:>10} {:>10} {:>13}  {}"
 
@@ -511,6 +515,7 @@ def summary(runs: list[Run], headline_classes: list[str]) -> str:
         if client_bound:
             lines.append(f"  Client-bound framework figures (server below {SATURATED_CPU_PCT:.0f} % CPU):")
             lines.extend(f"    {item}" for item in client_bound)
+            lines.append(f"  {CLIENT_BOUND_MEANS}")
         else:
             lines.append(f"  Every framework figure with a CPU reading was server-bound (>= {SATURATED_CPU_PCT:.0f} %)")
     return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."

@@ -97,6 +97,7 @@ def test_terminal_summary_gives_headroom_and_saturation_and_lists_client_bound_f
     assert rows[("bench_http.GetJson", "websockets")] == ["n/a"] * 4  # no HTTP server: nothing is bound
     # Every client-bound framework figure is named, headline or not.
     assert "bench_websocket.EchoText32B [tornado] 70 %" in text
+    assert site.CLIENT_BOUND_MEANS in text  # and what that means is said
 
 
 def test_terminal_summary_without_default_results_says_so(tmp_path):
