@@ -3,7 +3,10 @@
 Runs every headline benchmark class (benchmarks/headline.txt) --runs times, exactly as
 asv's setup_cache would, and prints per framework each run's median time per op and ratio
 to the baseline, and the spread between runs: (max - min) / median of the run medians.
-Exits 1 when a time per op spreads by more than 10 %.
+Exits 1 when a ratio to baseline spreads by more than 10 %: the ratio is the tracked
+headline (what harness.regressions judges), measured in the same rounds as the baseline,
+so it cancels the host's drift. Time per op is context: its spread is printed beside the
+baseline's own, which shows how far the host's speed moved between runs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", nargs="*", help="benchmark classes (default: benchmarks/headline.txt)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    worst = 0.0
+    worst_time = worst_ratio = baseline_drift = 0.0
     try:
         classes = {name: benchmark_class(name) for name in args.bench or headline()}
     except LookupError as exc:
@@ -56,16 +59,21 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             times = [r["seconds_per_op"] * 1e6 for r in results]
             ratios = [r["ratio_to_baseline"] for r in results]
-            worst = max(worst, spread(times))
+            if framework == "baseline":
+                baseline_drift = max(baseline_drift, spread(times))
+            else:
+                worst_time, worst_ratio = max(worst_time, spread(times)), max(worst_ratio, spread(ratios))
             print(
                 f"{framework:<11} {' '.join(f'{t:7.2f}' for t in times):<48} {spread(times):>6.1f}%  "
                 f"{' '.join(f'{r:6.2f}' for r in ratios):<36} {spread(ratios):>6.1f}%"
             )
     print(
-        f"\nworst spread of time per op between runs: {worst:.1f}% "
-        f"(target: within {TARGET_SPREAD_PCT:.0f}%; {time.monotonic() - started:.0f} s)"
+        f"\nworst spread of a framework's ratio to baseline between runs: {worst_ratio:.1f}% "
+        f"(target: within {TARGET_SPREAD_PCT:.0f}%)\n"
+        f"worst spread of a framework's time per op: {worst_time:.1f}%, the baseline's own: {baseline_drift:.1f}% "
+        f"(the host's speed between runs, which the ratio cancels; {time.monotonic() - started:.0f} s)"
     )
-    return 0 if worst <= TARGET_SPREAD_PCT else 1
+    return 0 if worst_ratio <= TARGET_SPREAD_PCT else 1
 
 
 if __name__ == "__main__":

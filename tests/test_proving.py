@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness import agreement, measure
+from harness import agreement, measure, stability
 from harness.process import ServerProcess
 from tests.test_websocket_workloads import fake_server
 
@@ -58,7 +58,8 @@ def test_stability_prints_every_run_of_every_framework_and_a_verdict():
     for values in rows.values():
         times, ratios = values[:2], values[3:5]  # two runs, a spread, two runs, a spread
         assert all(float(t) > 0 for t in times) and all(float(r) > 0 for r in ratios), values
-    assert "worst spread of time per op between runs" in result.stdout
+    verdict = "worst spread of a framework's ratio to baseline between runs"
+    assert verdict in result.stdout and "the baseline's own" in result.stdout
 
 
 def test_stability_refuses_an_unknown_benchmark_class():
@@ -68,3 +69,24 @@ def test_stability_refuses_an_unknown_benchmark_class():
     )  # fmt: skip
     assert result.returncode == 2
     assert "no benchmark class 'bench_http.Nope'" in result.stderr
+
+
+@pytest.mark.parametrize(("aiohttp_ratios", "expected"), [((6.0, 6.3), 0), ((6.0, 7.0), 1)])
+def test_stability_judges_the_ratio_and_shows_host_drift_as_context(monkeypatch, capsys, aiohttp_ratios, expected):
+    # Both runs slowed by 20 % (the host): time per op spreads, the same-round ratio need not.
+    baseline_times, runs = iter((5e-6, 6e-6)), iter(aiohttp_ratios)
+
+    def fake_compare(workload, **options):
+        base, ratio = next(baseline_times), next(runs)
+        results = {
+            "baseline": {"seconds_per_op": base, "ratio_to_baseline": 1.0},
+            "aiohttp": {"seconds_per_op": base * ratio, "ratio_to_baseline": ratio},
+        }
+        return {"results": results}
+
+    monkeypatch.setattr(stability.measure, "compare", fake_compare)
+    assert stability.main(["--runs", "2", "--bench", "bench_websocket.EchoText32B"]) == expected
+    out = capsys.readouterr().out
+    ratio_spread = stability.spread(list(aiohttp_ratios))
+    assert f"ratio to baseline between runs: {ratio_spread:.1f}%" in out
+    assert "the baseline's own: 18.2%" in out  # (6 - 5) / 5.5
