@@ -211,9 +211,14 @@ asyncio.run(main())
     ],
 )
 def test_generator_rejects_a_truncated_reply(tmp_path, workload, message):
-    fake = tmp_path / "truncating.py"
-    fake.write_text(TRUNCATING_SERVER)
-    with ServerProcess("truncating", command=[sys.executable, str(fake)]) as server:
+    assert_generator_fails(tmp_path, TRUNCATING_SERVER, workload, message)
+
+
+def assert_generator_fails(tmp_path, server_source: str, workload, message: str) -> None:
+    """A generator aimed at the fake server ``server_source`` fails with ``message`` during warm-up."""
+    fake = tmp_path / "fake_server.py"
+    fake.write_text(server_source)
+    with ServerProcess("fake", command=[sys.executable, str(fake)]) as server:
         spec = workload.generator_spec(server, "stdlib", 2)
         generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
         try:
@@ -262,13 +267,5 @@ asyncio.run(main())
     ],
 )
 def test_generator_refuses_a_100_MB_reply_from_its_header(tmp_path, workload, message):
-    fake = tmp_path / "oversized.py"
-    fake.write_text(OVERSIZED_REPLY_SERVER)
-    with ServerProcess("oversized", command=[sys.executable, str(fake)]) as server:
-        spec = workload.generator_spec(server, "stdlib", 2)
-        generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
-        try:  # both messages come from the header: the body is neither awaited nor buffered
-            with pytest.raises(measure.GeneratorError, match=message):
-                generator.wait_ready()
-        finally:
-            generator.close()
+    # Both messages come from the header: the body is neither awaited nor buffered.
+    assert_generator_fails(tmp_path, OVERSIZED_REPLY_SERVER, workload, message)
