@@ -33,6 +33,7 @@ from pathlib import Path
 
 from harness.regressions import headline
 from harness.stats import SATURATED_CPU_PCT
+from servers.contract import DEFAULT_BACKEND_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS_DIR = ROOT / ".asv-assets"
@@ -477,7 +478,7 @@ def render(runs: list[Run]) -> str:
 
 CLIENT_BOUND_MEANS = (
     "A client-bound figure is a lower bound for that server: at one connection it waits on each round trip, "
-    "in Uncached on the 20 ms backend, elsewhere on the load generator."
+    f"in Uncached on the {DEFAULT_BACKEND_MS:.0f} ms backend, elsewhere on the load generator."
 )
 SUMMARY_HEADER = ("workload", "framework", "ops/s", "x baseline", "server CPU", "generator CPU", "bound by")
 SUMMARY_ROW = "  {:<34} {:<11} {:>9} {:>10} {:>10} {:>13}  {}"
