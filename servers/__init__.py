@@ -9,13 +9,16 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import itertools
 import json
+import logging
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
+
+from servers import contract
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,47 @@ def missing(name: str) -> str | None:
     return None
 
 
+# PEP 440's public version scheme, without epochs: release, pre-release, post-release, dev.
+RELEASE = re.compile(
+    r"v?(?P<release>\d+(?:\.\d+)*)"
+    r"(?:[-_.]?(?P<pre_phase>alpha|a|beta|b|preview|pre|rc|c)[-_.]?(?P<pre>\d*))?"
+    r"(?:-(?P<implicit_post>\d+)|[-_.]?(?:post|rev|r)[-_.]?(?P<post>\d*))?"
+    r"(?:[-_.]?dev[-_.]?(?P<dev>\d*))?"
+    r"(?:\+[a-z0-9._-]*)?"
+)
+PRE_PHASES = {"alpha": 1, "a": 1, "beta": 2, "b": 2, "preview": 3, "pre": 3, "rc": 3, "c": 3}
+DEV_OF_FINAL, FINAL = 0, 4  # a dev release of 3.9.5 comes before 3.9.5a1; 3.9.5 itself after 3.9.5rc1
+
+
 def release_key(release: str) -> tuple[int, ...]:
-    """A sortable key for a release number such as '3.10.11' (pre-release tags dropped)."""
-    parts = []
-    for part in release.split("."):
-        digits = "".join(itertools.takewhile(str.isdigit, part))
-        parts.append(int(digits or 0))
-    return tuple(parts)
+    """A sort key for a release number in PEP 440's order: '3.9.5rc1' < '3.9.5' < '3.10.11' < '6.1'.
+
+    Within one release: dev < a < b < rc < the release < post; trailing zeros do not count
+    ('6.1' == '6.1.0'). A string that is no release number sorts before every release.
+    """
+    match = RELEASE.fullmatch(release.strip().lower())
+    if match is None:
+        return ()
+    numbers = [int(number) for number in match["release"].split(".")]
+    while numbers and numbers[-1] == 0:
+        numbers.pop()
+    post = match["implicit_post"] or match["post"]
+    dev = match["dev"]
+    if match["pre_phase"]:
+        phase = PRE_PHASES[match["pre_phase"]]
+    else:
+        phase = DEV_OF_FINAL if dev is not None and post is None else FINAL
+    # The release's numbers shifted by one and ended by 0: a release sorts before every longer
+    # one it begins ('3.9' < '3.9.5rc1') whatever the parts after it say.
+    return (
+        *(number + 1 for number in numbers),
+        0,
+        phase,
+        int(match["pre"] or 0),
+        -1 if post is None else int(post or 0),
+        1 if dev is None else 0,  # a dev release before the one it leads to
+        int(dev or 0),
+    )
 
 
 def version(name: str) -> str:
@@ -96,8 +133,8 @@ def version(name: str) -> str:
 class ServerOptions:
     json_codec: str = "stdlib"  # "stdlib" or "orjson"
     compression: bool = False  # negotiate permessage-deflate when the client offers it
-    cache_ttl_s: float = 30.0  # how long a cached value lives (contract.DEFAULT_CACHE_TTL_S)
-    backend_ms: float = 20.0  # the slow backend's awaited delay (contract.DEFAULT_BACKEND_MS)
+    cache_ttl_s: float = contract.DEFAULT_CACHE_TTL_S  # how long a cached value lives
+    backend_ms: float = contract.DEFAULT_BACKEND_MS  # the slow backend's awaited delay
     redis_port: int | None = None  # the redis-server on 127.0.0.1 behind /cache/redis
 
 
@@ -121,3 +158,47 @@ def json_codec(name: str) -> tuple[Callable[[Any], bytes], Callable[[bytes | str
 
         return orjson.dumps, orjson.loads
     raise ValueError(f"unknown JSON codec {name!r}; choose stdlib or orjson")
+
+
+# What a codec raises for a request body it cannot read or write back (servers/contract.py,
+# "Bad input"): a malformed, truncated, empty or non-UTF-8 body is a ValueError (both codecs'
+# JSONDecodeError and UnicodeDecodeError are); nesting too deep is the stdlib's RecursionError,
+# orjson's JSONDecodeError when reading, or its JSONEncodeError (a TypeError) when writing back.
+JSON_REFUSED = (ValueError, TypeError, RecursionError)
+
+
+def json_refusal(error: BaseException) -> str:
+    """The short reason to answer a body that the codec refused with ``error``."""
+    if isinstance(error, (RecursionError, TypeError)) or "depth limit" in str(error):
+        return contract.JSON_TOO_DEEP
+    return contract.JSON_INVALID
+
+
+class ClientFaultsInOneLine(logging.Filter):
+    """Writes a client's fault that a framework logs with a traceback (a malformed request, a
+    peer gone mid-request) as one warning line: the framework has answered it already, and a
+    traceback would read as a bug in the server. Only records whose message starts with
+    ``message`` and whose exception is one of ``faults`` change; the others pass as they are."""
+
+    def __init__(self, message: str, faults: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.message = message
+        self.faults = faults
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self.faults) and str(record.msg).startswith(self.message):
+            detail = " ".join(str(error).split())  # framework messages can span several lines
+            record.msg, record.args = f"{record.getMessage()}: {type(error).__name__}: {detail}", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+def client_fault_logger(name: str, message: str, faults: tuple[type[BaseException], ...]) -> logging.Logger:
+    """The logger ``name``, writing ``faults`` logged as ``message...`` in one line (see
+    ClientFaultsInOneLine), for a framework that takes its logger as an argument."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(existing, ClientFaultsInOneLine) for existing in logger.filters):
+        logger.addFilter(ClientFaultsInOneLine(message, faults))
+    return logger

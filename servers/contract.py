@@ -39,6 +39,26 @@ server's codec.
 A message larger than MAX_MESSAGE_BYTES is refused: the server closes that connection (close
 code 1009; aiohttp may reset it before the client reads the close frame) and keeps serving.
 
+Bad input gets a clear answer, never a traceback on the server's stderr, and the server keeps
+serving:
+  ``POST /json/echo`` with a body the server's codec cannot read or write back answers 400,
+      ``text/plain``, and keeps the connection open. The body is a short reason: JSON_INVALID
+      for a malformed, truncated, empty or non-UTF-8 body; JSON_TOO_DEEP for nesting deeper
+      than the codec goes (orjson reads 1,024 levels and writes 254; the stdlib stops at
+      Python's recursion limit, about 1,000 levels less the server's own stack). Documents
+      nested JSON_ECHO_DEPTH levels deep are always echoed.
+  A request head (request line and headers) over the framework's limit gets a 4xx, or the
+      connection closed without an answer where that is the framework's own way: the
+      baseline answers 431 past MAX_HEADER_BYTES, aiohttp 400 past 8,190 bytes in one line,
+      Tornado closes past 64 KiB, websockets answers 431 past 8,192 bytes in one line
+      (releases before 17.0 close).
+  A malformed request line (``GARBAGE``) gets 400 and a close (websockets closes without an
+      answer). The baseline, which parses HTTP by hand, also answers 400 to a Content-Length
+      that is not a number, and 413 to one over MAX_MESSAGE_BYTES, closing the connection.
+  A client that goes away mid-request is not an error either.
+Where a framework logs a client's fault with a traceback (aiohttp; websockets before 17.0), the
+server writes one warning line instead.
+
 Start-up: the server binds the socket it is given (loopback unless told otherwise) and,
 once it accepts connections, prints exactly one line on stdout::
 
@@ -78,6 +98,11 @@ APPLICATION_JSON = "application/json"
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 CLOSE_MESSAGE_TOO_BIG = 1009
+
+MAX_HEADER_BYTES = 64 * 1024  # the baseline's request head, blank line included (Tornado's default too)
+JSON_INVALID = "request body is not valid JSON"
+JSON_TOO_DEEP = "request body is nested too deeply"
+JSON_ECHO_DEPTH = 200  # nesting every server echoes with either codec
 
 
 def cache_document(version: int = 0) -> dict:

@@ -9,8 +9,17 @@ import http
 import socket
 
 from websockets.asyncio.server import Request, Response, ServerConnection, broadcast, serve
+from websockets.exceptions import InvalidHandshake
 
+import servers
 from servers import ServerOptions, Stop, contract
+
+# Releases before 17.0 log a request that is no valid handshake (a malformed request line, an
+# oversized header; 13.x even a /health answer) with a traceback after refusing it: the client's
+# doing, so one line each. 13.x raises ValueError for a malformed request line.
+LOGGER = servers.client_fault_logger(
+    "servers.websockets", "opening handshake failed", (InvalidHandshake, ValueError, EOFError)
+)
 
 
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
@@ -48,6 +57,7 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         compression="deflate" if options.compression else None,
         max_size=contract.MAX_MESSAGE_BYTES,
         ping_interval=None,  # no keep-alive pings: the others send none either
+        logger=LOGGER,
     )
 
     async def stop() -> None:

@@ -202,3 +202,19 @@ def test_runs_on_uvloop(start_server, framework):
     with ws_connect(server) as ws:
         ws.send("on uvloop")
         assert ws.recv(timeout=10) == "on uvloop"
+
+
+@pytest.mark.parametrize("framework", ["aiohttp", "tornado"])
+def test_make_app_routes_every_contract_path(framework):
+    # The frameworks' servers build their application in a make_app(options) factory, which needs
+    # no running server; start() serves what it returns.
+    app = servers.load(framework).make_app(servers.ServerOptions())
+    if framework == "aiohttp":
+        paths = {route.resource.canonical for route in app.router.routes()}
+    else:
+        paths = {rule.matcher.regex.pattern.rstrip("$") for rule in app.wildcard_router.rules}
+    assert paths == {
+        *(contract.WS_ECHO, contract.WS_BROADCAST, contract.PLAINTEXT, contract.JSON, contract.JSON_ECHO),
+        *(contract.HEALTH, *contract.CACHE_DOCUMENT_PATHS, contract.CACHE_STATS, contract.CACHE_CLEAR),
+        contract.CACHE_BUMP,
+    }

@@ -1,4 +1,4 @@
-"""``python -m servers``: arguments, errors, signals."""
+"""``python -m servers`` and the registry behind it: arguments, errors, signals, options, release order."""
 
 from __future__ import annotations
 
@@ -68,3 +68,25 @@ def test_ready_line_then_clean_exit_on_signal(framework, signum):
 def test_loopback_detection():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.0.0.2")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.1") and not is_loopback("example.org")
+
+
+def test_server_options_default_to_the_contract():
+    options = servers.ServerOptions()
+    assert (options.cache_ttl_s, options.backend_ms) == (contract.DEFAULT_CACHE_TTL_S, contract.DEFAULT_BACKEND_MS)
+
+
+@pytest.mark.parametrize(
+    "ordered",
+    [
+        ["3.9.5rc1", "3.9.5", "3.10.11", "3.14.5", "6.1"],
+        ["1.0.dev1", "1.0a1.dev1", "1.0a1", "1.0b2", "1.0rc1", "1.0", "1.0.post1.dev1", "1.0.post1", "1.0.1"],
+        ["not a release", "0.9", "13.0", "13.1", "17.4"],
+    ],
+)
+def test_release_key_orders_releases_as_pep_440_does(ordered):
+    assert sorted(reversed(ordered), key=servers.release_key) == ordered
+
+
+def test_release_key_ignores_trailing_zeros_and_spelling():
+    assert servers.release_key("6.1") == servers.release_key("6.1.0") == servers.release_key("v6.1")
+    assert servers.release_key("3.9.5rc1") == servers.release_key("3.9.5-RC.1")
