@@ -18,7 +18,7 @@ import sys
 import time
 
 from harness import measure
-from harness.regressions import headline
+from harness.report.results import headline_classes as headline
 
 TARGET_SPREAD_PCT = 10.0
 

@@ -9,6 +9,15 @@ from collections.abc import Sequence
 SATURATED_CPU_PCT = 90.0  # a server below this share of its core was not the bottleneck
 
 
+def client_bound(server_cpu_pct: float | None) -> bool | None:
+    """Whether a figure is client-bound: its server stayed below SATURATED_CPU_PCT of its
+    core, so something else (round trips, a backend, the generator) set the pace. None when
+    there is no CPU reading (n/a or failed)."""
+    if server_cpu_pct is None or math.isnan(server_cpu_pct):
+        return None
+    return server_cpu_pct < SATURATED_CPU_PCT
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) of already sorted values, nearest-rank."""
     if not sorted_values:

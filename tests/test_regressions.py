@@ -1,4 +1,4 @@
-"""The regression check (harness/regressions.py) on result sets written in asv's format."""
+"""The regression check (harness/regressions.py, harness/report/regressions.py) on result sets in asv's format."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ def write_results(machine_dir, commit: str, env: str, date: int, ratio: list, ti
         "bench_websocket.EchoText32B.track_ratio_to_baseline": [ratio, PARAMS],
         "bench_websocket.EchoText32B.track_time_per_op": [time_per_op, PARAMS],
     }
-    data = {"commit_hash": commit, "env_name": env, "date": date, "results": results}
+    data = {
+        "commit_hash": commit,
+        "env_name": env,
+        "date": date,
+        "result_columns": ["result", "params"],  # asv 0.6 names each row's columns
+        "results": results,
+    }
     (machine_dir / f"{commit[:8]}-{env}.json").write_text(json.dumps(data))
 
 

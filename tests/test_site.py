@@ -1,6 +1,7 @@
-"""harness/site.py from fixture results (made-up numbers, tests/site_fixtures.py): the
-frameworks page's bars, trend points, n/a and failed values, client-bound marks, the link
-from asv's index, the vendored scripts, and results from several machines merged."""
+"""The site (harness/site.py and harness/report/) from fixture results (made-up numbers,
+tests/site_fixtures.py): the frameworks page's bars, trend points, n/a and failed values,
+client-bound marks, the terminal summary, the link from asv's index, the vendored scripts,
+and results from several machines merged."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness import site
+from harness.report import page as frameworks_page
+from harness.report import summary, svg
+from harness.report.assets import ASV_ASSETS
+from harness.report.results import Workload, load_runs
 from tests import site_fixtures
 
 
@@ -42,8 +47,8 @@ class Elements(HTMLParser):
         ]
 
 
-def page(results: Path) -> Elements:
-    return Elements(site.render(site.load_runs(results)))
+def page(results_dir: Path) -> Elements:
+    return Elements(frameworks_page.render(load_runs(results_dir)))
 
 
 def _newest_default(results: Path) -> Path:
@@ -88,7 +93,7 @@ def test_client_bound_is_marked_only_below_90_percent_server_cpu(fixture_results
 
 
 def test_terminal_summary_gives_headroom_and_saturation_and_lists_client_bound_figures(fixture_results):
-    text = site.summary(site.load_runs(fixture_results), ["bench_http.GetJson"])
+    text = summary.render(load_runs(fixture_results), ["bench_http.GetJson"])
     rows = {tuple(line.split()[:2]): line.split()[2:] for line in text.splitlines() if line.startswith("  bench_")}
     # Only the headline class gets rows; the newest default-environment commit is read.
     assert set(rows) == {("bench_http.GetJson", fw) for fw in ("baseline", "aiohttp", "tornado", "websockets")}
@@ -97,11 +102,11 @@ def test_terminal_summary_gives_headroom_and_saturation_and_lists_client_bound_f
     assert rows[("bench_http.GetJson", "websockets")] == ["n/a"] * 4  # no HTTP server: nothing is bound
     # Every client-bound framework figure is named, headline or not.
     assert "bench_websocket.EchoText32B [tornado] 70 %" in text
-    assert site.CLIENT_BOUND_MEANS in text  # and what that means is said
+    assert summary.CLIENT_BOUND_MEANS in text  # and what that means is said
 
 
 def test_terminal_summary_without_default_results_says_so(tmp_path):
-    assert "No results from the default environment" in site.summary([], ["bench_http.GetJson"])
+    assert "No results from the default environment" in summary.render([], ["bench_http.GetJson"])
 
 
 def test_failed_value_is_shown_as_failed_not_as_a_bar(fixture_results):
@@ -172,9 +177,12 @@ def test_classes_with_more_parameters_split_into_workloads(tmp_path):
     assert len(elements.select("text", "missing", framework="aiohttp")) == 1
 
 
-def test_version_key_orders_releases_numerically():
+def test_trend_orders_releases_as_versions_with_pre_releases_first():
     releases = ["3.10.11", "3.9.5", "6.1", "3.14.5", "3.9.5rc1"]
-    assert sorted(releases, key=site.version_key) == ["3.9.5", "3.9.5rc1", "3.10.11", "3.14.5", "6.1"]
+    workload = Workload("bench_http.GetJson", "bench_http.GetJson", (), ("baseline", "aiohttp"))
+    chart = Elements(svg.trend(workload, "aiohttp", {"m": dict.fromkeys(releases, 1e-4)}))
+    plotted = [p["data-release"] for p in chart.select("circle", "point")]
+    assert plotted == ["3.9.5rc1", "3.9.5", "3.10.11", "3.14.5", "6.1"]
 
 
 def _published(tmp_path: Path) -> tuple[Path, Path]:
@@ -188,7 +196,7 @@ def test_build_links_from_asv_index_once_and_vendors_scripts(tmp_path):
     results, html_dir = _published(tmp_path)
     assets = tmp_path / "assets"
     assets.mkdir()
-    for name in site.ASV_ASSETS:
+    for name in ASV_ASSETS:
         (assets / name).write_text(f"/* stand-in for {name} */")
     site.build(results, html_dir, assets)
     site.build(results, html_dir, assets)  # publishing twice must not add a second link
@@ -196,7 +204,7 @@ def test_build_links_from_asv_index_once_and_vendors_scripts(tmp_path):
     assert index.count('id="nav-li-frameworks"') == 1
     scripts = [a.get("src") or a.get("href") for t, a in Elements(index).found if t in ("script", "link")]
     assert not [s for s in scripts if s and s.startswith("https://")], scripts
-    for name in site.ASV_ASSETS:
+    for name in ASV_ASSETS:
         assert f"vendor/{name}" in scripts
         assert (html_dir / "vendor" / name).read_text() == f"/* stand-in for {name} */"
     assert "integrity=" not in index  # the npm builds are not byte-identical to the CDN's

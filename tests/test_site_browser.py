@@ -1,12 +1,14 @@
 """The published site in a real browser: asv's graphs and the frameworks page render data
 points in headless Chromium, served over HTTP from a fixture results set (made-up numbers,
-tests/site_fixtures.py). Screenshots go to artifacts/. Needs Debian's chromium and
+tests/site_fixtures.py). Screenshots go to the test's temporary folder, or to the folder
+BENCH_ARTIFACTS_DIR names, to keep them. Needs Debian's chromium and
 chromium-driver and asv's web libraries: scripts/setup.sh installs them."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +17,14 @@ import pytest
 
 from harness import site
 from harness.process import ROOT
+from harness.report.assets import ASSETS_DIR, ASV_ASSETS
 from tests import site_fixtures
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = ROOT / "artifacts"
+# Screenshots are kept only where this names a folder (a relative path is taken from the checkout):
+# a test run writes nothing outside its temporary folders otherwise.
+ARTIFACTS_ENV = "BENCH_ARTIFACTS_DIR"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",  # root without user namespaces
@@ -38,8 +43,8 @@ def _require_tools() -> None:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.fail(f"missing {', '.join(missing)}: run scripts/setup.sh (installs chromium and chromium-driver)")
-    if not all((site.ASSETS_DIR / name).is_file() for name in site.ASV_ASSETS):
-        pytest.fail(f"asv's web libraries are not in {site.ASSETS_DIR}: run scripts/setup.sh")
+    if not all((ASSETS_DIR / name).is_file() for name in ASV_ASSETS):
+        pytest.fail(f"asv's web libraries are not in {ASSETS_DIR}: run scripts/setup.sh")
     try:
         import selenium  # noqa: F401
     except ImportError:
@@ -82,7 +87,10 @@ def browser(tmp_path_factory) -> Iterator:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    # Chromium writes crash reports and dconf state under $HOME whatever the profile: a
+    # temporary HOME keeps the user's own untouched.
+    home = {**os.environ, "HOME": str(tmp_path_factory.mktemp("chromium-home"))}
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER), env=home), options=options)
     driver.set_page_load_timeout(60)
     try:
         yield driver
@@ -90,9 +98,16 @@ def browser(tmp_path_factory) -> Iterator:
         driver.quit()
 
 
-def _screenshot(driver, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / name))
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Where screenshots go: BENCH_ARTIFACTS_DIR if set, else a temporary folder."""
+    kept = os.environ.get(ARTIFACTS_ENV)
+    return ROOT / kept if kept else tmp_path_factory.mktemp("artifacts")
+
+
+def _screenshot(driver, directory: Path, name: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(directory / name))
 
 
 def _wait_for(driver, script: str, timeout: float = 30):
@@ -101,7 +116,7 @@ def _wait_for(driver, script: str, timeout: float = 30):
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: d.execute_script(script))
 
 
-def test_asv_graph_page_plots_every_commit(served_site, browser):
+def test_asv_graph_page_plots_every_commit(served_site, browser, artifacts):
     benchmark = "bench_websocket.EchoText32B.track_time_per_op"
     browser.get(f"{served_site}/index.html#{benchmark}")
     # flot keeps the plot on its placeholder: read the series asv drew on #main-graph.
@@ -112,7 +127,7 @@ def test_asv_graph_page_plots_every_commit(served_site, browser):
         "var series = plot.getData().filter(function (s) { return s.data && s.data.length; });"
         "return series.length ? series.map(function (s) { return s.data.length; }) : null;",
     )
-    _screenshot(browser, "asv-graph.png")
+    _screenshot(browser, artifacts, "asv-graph.png")
     assert "error.html" not in browser.current_url, "asv's scripts failed to load"
     # Three commits of the default env; the release envs add one point each on the last commit.
     assert max(points) == 3, points
@@ -121,16 +136,16 @@ def test_asv_graph_page_plots_every_commit(served_site, browser):
     )
 
 
-def test_asv_grid_lists_the_workloads(served_site, browser):
+def test_asv_grid_lists_the_workloads(served_site, browser, artifacts):
     browser.get(f"{served_site}/index.html")
     names = _wait_for(
         browser, "var n = document.querySelectorAll('.benchmark-container'); return n.length ? n.length : null;"
     )
-    _screenshot(browser, "asv-grid.png")
+    _screenshot(browser, artifacts, "asv-grid.png")
     assert names == len(site_fixtures.TEMPLATE) * len(site_fixtures.UNITS)
 
 
-def test_frameworks_page_shows_side_by_side_and_trends(served_site, browser):
+def test_frameworks_page_shows_side_by_side_and_trends(served_site, browser, artifacts):
     browser.get(f"{served_site}/frameworks.html")
     counts = browser.execute_script(
         "function n(q) { return document.querySelectorAll(q).length; }"
@@ -140,7 +155,7 @@ def test_frameworks_page_shows_side_by_side_and_trends(served_site, browser):
         " visibleBars: Array.from(document.querySelectorAll('rect.bar')).filter("
         "   function (r) { var b = r.getBoundingClientRect(); return b.width > 0 && b.height > 0; }).length};"
     )
-    _screenshot(browser, "frameworks.png")
+    _screenshot(browser, artifacts, "frameworks.png")
     # Side by side: 3 HTTP bars (websockets n/a) + 4 WebSocket bars, all drawn with a size.
     assert counts["bars"] == counts["visibleBars"] == 7, counts
     assert counts["missing"] == 1, counts

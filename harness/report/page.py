@@ -1,0 +1,165 @@
+"""html/frameworks.html: the frameworks side by side at their latest releases and across releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.report import svg
+from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
+from harness.report.formatting import escape as _e
+from harness.report.results import Run, Workload, latest_runs, release_runs, workloads
+from harness.stats import SATURATED_CPU_PCT
+from servers import release_key
+
+NAV_LINK = '<li id="nav-li-frameworks"><a href="frameworks.html">Frameworks &amp; releases</a></li>'
+NAV_ANCHOR = '<li id="nav-li-regressions">'  # asv's last navigation entry: the link goes before it
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 0 auto;
+       max-width: 1080px; padding: 1em 1.5em 3em; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+h3 { margin: 1.6em 0 .3em; font-size: 1.1em; } h3 small, .meta { color: #666; font-weight: normal; }
+table { border-collapse: collapse; margin: .4em 0 1em; font-size: 13px; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+svg text { font: 12px system-ui, sans-serif; fill: #333; } svg .axis { fill: #777; font-size: 11px; }
+svg .note { fill: #555; } svg .missing { fill: #999; font-style: italic; }
+svg .chart-title { font-weight: bold; font-size: 13px; } .axis-line { stroke: #bbb; }
+.client-bound { color: #b35900; fill: #b35900; font-weight: bold; }
+.trends { display: flex; flex-wrap: wrap; gap: 12px 28px; } .trend-box { flex: 0 0 auto; }
+.trend-box table { font-size: 12px; } .trend-box th, .trend-box td { padding: 2px 6px; }
+.empty { background: #fff8e5; border: 1px solid #f0d98c; padding: .6em 1em; }
+nav a { margin-right: 1em; }
+"""
+
+
+def side_by_side_table(run: Run, workload: Workload) -> str:
+    rows = [
+        "<table><thead><tr><th>framework</th><th>ops/s</th><th>time per op</th><th>× baseline</th>"
+        "<th>server CPU</th><th>generator CPU</th><th>p99 latency</th><th>bound by</th></tr></thead><tbody>"
+    ]
+    for framework in workload.frameworks:
+        seconds = run.value(workload, "track_time_per_op", framework)
+        cpu = run.value(workload, "track_server_cpu", framework)
+        bound = bound_by(cpu)
+        if bound == "client":
+            bound = '<span class="client-bound">client</span>'
+        rows.append(
+            f"<tr><td>{_e(framework)}</td><td>{ops_per_second(seconds)}</td>"
+            f"<td>{number(seconds, 1e6, 1, ' µs')}</td>"
+            f"<td>{number(run.value(workload, 'track_ratio_to_baseline', framework), digits=2)}</td>"
+            f"<td>{number(cpu, digits=0, suffix=' %')}</td>"
+            f"<td>{number(run.value(workload, 'track_generator_cpu', framework), digits=0, suffix=' %')}</td>"
+            f"<td>{number(run.value(workload, 'track_latency_p99', framework), 1e3, 2, ' ms')}</td>"
+            f"<td>{bound}</td></tr>"
+        )
+    rows.append("</tbody></table>")
+    return "\n".join(rows)
+
+
+def trend_table(workload: Workload, framework: str, releases: dict[tuple[str, str, str], Run]) -> str:
+    rows = [
+        "<table><thead><tr><th>release</th><th>machine</th><th>time per op</th><th>× baseline</th>"
+        "<th>server CPU</th><th>commit</th></tr></thead><tbody>"
+    ]
+    keys = sorted((k for k in releases if k[1] == framework), key=lambda k: (release_key(k[2]), k[0]))
+    for machine, _framework, release in keys:
+        run = releases[(machine, framework, release)]
+        rows.append(
+            f"<tr><td>{_e(release)}</td><td>{_e(machine)}</td>"
+            f"<td>{number(run.value(workload, 'track_time_per_op', framework), 1e6, 1, ' µs')}</td>"
+            f"<td>{number(run.value(workload, 'track_ratio_to_baseline', framework), digits=2)}</td>"
+            f"<td>{number(run.value(workload, 'track_server_cpu', framework), digits=0, suffix=' %')}</td>"
+            f"<td><code>{_e(run.commit[:8])}</code></td></tr>"
+        )
+    rows.append("</tbody></table>")
+    return "\n".join(rows)
+
+
+def _side_by_side_section(found: dict[str, Workload], latest: dict[str, Run]) -> list[str]:
+    out = ['<h2 id="side-by-side">Side by side at the latest releases</h2>']
+    if not latest:
+        out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
+    for machine, run in latest.items():
+        out.append(
+            f'<section class="machine" data-machine="{_e(machine)}"><h3>Machine <code>{_e(machine)}</code> '
+            f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
+        )
+        for workload in found.values():
+            if not run.measured(workload):
+                continue
+            out.append(f'<h3 class="workload">{_e(workload.name)} <small>on {_e(machine)}</small></h3>')
+            out.append(svg.side_by_side(run, workload))
+            out.append(side_by_side_table(run, workload))
+        out.append("</section>")
+    return out
+
+
+def _releases_section(found: dict[str, Workload], releases: dict[tuple[str, str, str], Run]) -> list[str]:
+    out = ['<h2 id="releases">Across releases</h2>']
+    if not releases:
+        out.append(
+            '<p class="empty" id="no-releases">No release environments have results yet: run the release '
+            "history (asv.releases.json, one environment per framework release) and publish again.</p>"
+        )
+        return out
+    out.append(
+        '<p class="meta">Time per op (µs, lower is better) of each framework at each of its releases, '
+        "newest commit of each release environment; one line per machine (dashed: further machines).</p>"
+    )
+    frameworks_with_releases = sorted({framework for _m, framework, _r in releases})
+    for workload in found.values():
+        out.append(f'<h3 class="workload">{_e(workload.name)}</h3><div class="trends">')
+        for framework in frameworks_with_releases:
+            if framework not in workload.frameworks:
+                continue
+            series: dict[str, dict[str, float | None]] = {}
+            for (machine, fw, release), run in releases.items():
+                if fw == framework:
+                    series.setdefault(machine, {})[release] = run.value(workload, "track_time_per_op", framework)
+            out.append('<div class="trend-box">')
+            out.append(svg.trend(workload, framework, series))
+            out.append(trend_table(workload, framework, releases))
+            out.append("</div>")
+        out.append("</div>")
+    return out
+
+
+def render(runs: list[Run]) -> str:
+    """The whole page for these runs."""
+    found = workloads(runs)
+    out = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
+        f"<style>{CSS}</style></head><body>",
+        '<nav><a href="index.html">← asv graphs</a><a href="#side-by-side">Side by side</a>'
+        '<a href="#releases">Across releases</a></nav>',
+        "<h1>Frameworks side by side and across releases</h1>",
+        '<p class="meta">Throughput is 1 / time per op (larger is better). The baseline is a bare asyncio '
+        "server: its bar is the load generator's ceiling, and × baseline is how many times slower a framework "
+        f"is in the same rounds. A server below {SATURATED_CPU_PCT:.0f} % of its core was not the bottleneck: its "
+        f'figure is marked <span class="client-bound">⚠ client-bound</span>. {CLIENT_BOUND_MEANS} n/a: the '
+        "framework lacks the endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
+        *_side_by_side_section(found, latest_runs(runs)),
+        *_releases_section(found, release_runs(runs)),
+        "</body></html>",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def link_from_index(index: Path) -> None:
+    """Add a nav link to frameworks.html in asv's index.html, once."""
+    text = index.read_text()
+    if 'id="nav-li-frameworks"' in text:
+        return
+    if NAV_ANCHOR not in text:
+        raise RuntimeError(f"{index}: asv's navigation changed; cannot find {NAV_ANCHOR}")
+    index.write_text(text.replace(NAV_ANCHOR, NAV_LINK + "\n\t" + NAV_ANCHOR, 1))
+
+
+def write(runs: list[Run], html_dir: Path) -> Path:
+    """Write html_dir/frameworks.html and link it from asv's index.html there."""
+    page = html_dir / "frameworks.html"
+    page.write_text(render(runs))
+    link_from_index(html_dir / "index.html")
+    return page

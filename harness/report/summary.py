@@ -1,0 +1,53 @@
+"""The terminal summary of the default run: headline figures, headroom, saturation, client-bound figures."""
+
+from __future__ import annotations
+
+from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
+from harness.report.results import BASELINE, Run, latest_runs, workloads
+from harness.stats import SATURATED_CPU_PCT
+
+HEADER = ("workload", "framework", "ops/s", "x baseline", "server CPU", "generator CPU", "bound by")
+ROW = "  {:<34} {:<11} {:>9} {:>10} {:>10} {:>13}  {}"
+
+
+def render(runs: list[Run], headline_classes: list[str]) -> str:
+    """The default run's figures in words, for the terminal: per machine, the headline
+    workloads' throughput, × baseline (the generator's headroom) and server CPU, and every
+    framework figure, headline or not, whose server was not saturated."""
+    found = workloads(runs)
+    lines = []
+    for machine, run in latest_runs(runs).items():
+        lines.append(f"Machine {machine}, commit {run.commit[:8]} (latest releases):")
+        lines.append(ROW.format(*HEADER))
+        client_bound = []
+        for workload in found.values():
+            if not run.measured(workload):
+                continue
+            for framework in workload.frameworks:
+                cpu = run.value(workload, "track_server_cpu", framework)
+                bound = bound_by(cpu)
+                if bound == "client" and framework != BASELINE:
+                    client_bound.append(f"{workload.name} [{framework}] {cpu:.0f} %")
+                if workload.cls not in headline_classes:
+                    continue
+                lines.append(
+                    ROW.format(
+                        workload.name,
+                        framework,
+                        ops_per_second(run.value(workload, "track_time_per_op", framework)),
+                        number(run.value(workload, "track_ratio_to_baseline", framework), digits=2),
+                        number(cpu, digits=0, suffix=" %"),
+                        number(run.value(workload, "track_generator_cpu", framework), digits=0, suffix=" %"),
+                        bound,
+                    )
+                )
+        lines.append(
+            "  The baseline row is the load generator's ceiling; x baseline is the headroom over each framework."
+        )
+        if client_bound:
+            lines.append(f"  Client-bound framework figures (server below {SATURATED_CPU_PCT:.0f} % CPU):")
+            lines.extend(f"    {item}" for item in client_bound)
+            lines.append(f"  {CLIENT_BOUND_MEANS}")
+        else:
+            lines.append(f"  Every framework figure with a CPU reading was server-bound (>= {SATURATED_CPU_PCT:.0f} %)")
+    return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."

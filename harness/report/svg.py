@@ -1,0 +1,140 @@
+"""The frameworks page's charts as inline SVG, one element per data point with data-* attributes."""
+
+from __future__ import annotations
+
+import math
+
+from harness.report.formatting import escape as _e
+from harness.report.formatting import number
+from harness.report.results import BASELINE, Run, Workload, throughput, usable
+from harness.stats import client_bound
+from servers import release_key
+
+COLORS = {"baseline": "#8c8c8c", "aiohttp": "#2166ac", "tornado": "#d95f02", "websockets": "#7570b3"}
+PALETTE = ["#1b9e77", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]  # for frameworks added later
+MACHINE_DASH = ["", "6 3", "2 3", "8 3 2 3"]
+
+
+def color(framework: str) -> str:
+    if framework in COLORS:
+        return COLORS[framework]
+    return PALETTE[sum(map(ord, framework)) % len(PALETTE)]
+
+
+def nice_max(top: float) -> float:
+    """A round axis maximum at or above ``top``."""
+    if top <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(top))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * magnitude >= top:
+            return step * magnitude
+    return 10 * magnitude
+
+
+def side_by_side(run: Run, workload: Workload) -> str:
+    """Horizontal throughput bars (1 / time per op), one per framework, baseline first."""
+    label_w, bar_w, note_w, row_h = 110, 330, 380, 26
+    rows = []
+    for framework in workload.frameworks:
+        seconds = run.value(workload, "track_time_per_op", framework)
+        rows.append((framework, seconds, throughput(seconds)))
+    top = nice_max(max((ops for _f, _s, ops in rows if ops), default=1.0))
+    height = row_h * len(rows) + 24
+    width = label_w + bar_w + note_w
+    parts = [
+        f'<svg class="chart side-by-side" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" data-workload="{_e(workload.name)}" data-machine="{_e(run.machine)}">',
+        f"<title>{_e(workload.name)}: throughput at the latest releases on {_e(run.machine)}</title>",
+    ]
+    for i, (framework, seconds, ops) in enumerate(rows):
+        y = i * row_h + 4
+        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="label">{_e(framework)}</text>')
+        if ops is None:
+            state = "failed" if seconds is None else "n/a"
+            parts.append(f'<text x="{label_w + 4}" y="{y + 15}" class="missing" data-framework="{_e(framework)}">')
+            parts.append(f"{state}</text>")
+            continue
+        length = max(1.0, bar_w * ops / top)
+        ratio = run.value(workload, "track_ratio_to_baseline", framework)
+        cpu = run.value(workload, "track_server_cpu", framework)
+        marked = client_bound(cpu) is True
+        parts.append(
+            f'<rect class="bar" x="{label_w}" y="{y}" width="{length:.1f}" height="{row_h - 8}" '
+            f'fill="{color(framework)}" data-framework="{_e(framework)}" data-workload="{_e(workload.name)}" '
+            f'data-machine="{_e(run.machine)}" data-ops-per-second="{ops:.6g}" data-ratio-to-baseline="{ratio}" '
+            f'data-server-cpu="{cpu}" data-client-bound="{str(marked).lower()}">'
+            f"<title>{_e(framework)}: {ops:,.0f} ops/s</title></rect>"
+        )
+        parts.append(f'<text x="{label_w + length + 4}" y="{y + 14}" class="value">{ops:,.0f}/s</text>')
+        cpu_note = f"CPU {number(cpu, digits=0, suffix='%')}"
+        note = (
+            f"generator ceiling · {cpu_note}"
+            if framework == BASELINE
+            else f"×{number(ratio, digits=2)} baseline · {cpu_note}"
+        )
+        parts.append(f'<text x="{label_w + bar_w + 80}" y="{y + 14}" class="note">{_e(note)}')
+        if marked:
+            parts.append('<tspan class="client-bound" dx="6">⚠ client-bound</tspan>')
+        parts.append("</text>")
+    axis_y = row_h * len(rows) + 16
+    parts.append(f'<text x="{label_w}" y="{axis_y}" class="axis">0</text>')
+    parts.append(f'<text x="{label_w + bar_w}" y="{axis_y}" text-anchor="end" class="axis">{top:,.0f} ops/s</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def trend(workload: Workload, framework: str, series: dict[str, dict[str, float | None]]) -> str:
+    """Time per op (µs) against the framework's releases, one line per machine (``series``:
+    machine -> release -> seconds per op)."""
+    # Ties (releases the key cannot tell apart) keep a fixed order, so the page is the same on every run.
+    releases = sorted({r for points in series.values() for r in points}, key=lambda r: (release_key(r), r))
+    width, height, left, right, top_pad, bottom = 320, 200, 52, 12, 24, 44
+    plot_w, plot_h = width - left - right, height - top_pad - bottom
+    good = [v for points in series.values() for v in points.values() if usable(v)]
+    top = nice_max(max(good, default=1e-6) * 1e6 * 1.05)
+
+    def x_of(release: str) -> float:
+        if len(releases) == 1:
+            return left + plot_w / 2
+        return left + plot_w * releases.index(release) / (len(releases) - 1)
+
+    def y_of(seconds: float) -> float:
+        return top_pad + plot_h * (1 - seconds * 1e6 / top)
+
+    parts = [
+        f'<svg class="chart trend" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'data-workload="{_e(workload.name)}" data-framework="{_e(framework)}">',
+        f"<title>{_e(workload.name)}: {_e(framework)} time per op across releases</title>",
+        f'<text x="{left + 10}" y="14" class="chart-title" fill="{color(framework)}">{_e(framework)}</text>',
+        f'<line x1="{left}" y1="{top_pad}" x2="{left}" y2="{top_pad + plot_h}" class="axis-line"/>',
+        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" class="axis-line"/>',
+    ]
+    for fraction in (0, 0.5, 1):
+        y = top_pad + plot_h * (1 - fraction)
+        parts.append(f'<text x="{left - 4}" y="{y + 4}" text-anchor="end" class="axis">{top * fraction:g}</text>')
+    parts.append(f'<text x="{left - 4}" y="{top_pad - 8}" text-anchor="end" class="axis">µs/op</text>')
+    for release in releases:
+        x = x_of(release)
+        parts.append(
+            f'<text x="{x:.1f}" y="{top_pad + plot_h + 14}" text-anchor="end" class="axis" '
+            f'transform="rotate(-30 {x:.1f} {top_pad + plot_h + 14})">{_e(release)}</text>'
+        )
+    for index, (machine, points) in enumerate(sorted(series.items())):
+        measured = [(r, v) for r in releases if usable(v := points.get(r, math.nan))]
+        if len(measured) > 1:
+            dash = MACHINE_DASH[index % len(MACHINE_DASH)]
+            line = " ".join(f"{x_of(r):.1f},{y_of(v):.1f}" for r, v in measured)
+            parts.append(
+                f'<polyline points="{line}" fill="none" stroke="{color(framework)}" '
+                f'stroke-width="1.5" stroke-dasharray="{dash}"/>'
+            )
+        for release, v in measured:
+            parts.append(
+                f'<circle class="point" cx="{x_of(release):.1f}" cy="{y_of(v):.1f}" r="3.5" '
+                f'fill="{color(framework)}" data-workload="{_e(workload.name)}" data-framework="{_e(framework)}" '
+                f'data-release="{_e(release)}" data-machine="{_e(machine)}" data-seconds-per-op="{v:.6g}">'
+                f"<title>{_e(framework)} {_e(release)} on {_e(machine)}: {v * 1e6:.1f} µs/op</title></circle>"
+            )
+    parts.append("</svg>")
+    return "\n".join(parts)
