@@ -8,6 +8,7 @@ import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,28 @@ def start_server() -> Iterator:
     for server in started:
         server.stop()
         assert not pid_alive(server.pid), f"{server.framework} server {server.pid} outlived its test"
+
+
+def home_state() -> dict[str, object]:
+    """What the tests must leave as it was in the user's HOME: asv's machine file, and the
+    entries of the folders where programs keep their state (asv, Chromium, virtualenv)."""
+    home = Path.home()
+    machine_file = home / ".asv-machine.json"
+    state: dict[str, object] = {"asv machine file": machine_file.read_bytes() if machine_file.exists() else None}
+    for folder in (home, home / ".config", home / ".cache", home / ".local" / "share"):
+        state[str(folder)] = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else None
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _users_home_untouched() -> Iterator[None]:
+    # Tests write only to their temporary folders; programs that keep state in HOME (asv's
+    # machine file, Chromium, virtualenv) run with a temporary HOME (harness.asv_run.asv_home_env).
+    before = home_state()
+    yield
+    after = home_state()
+    changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}
+    assert not changed, f"the tests changed the user's HOME: {changed}"
 
 
 @pytest.fixture(autouse=True)

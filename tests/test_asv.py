@@ -1,6 +1,7 @@
 """The suite through asv itself: a quick run in this interpreter records every framework,
 shows n/a where a framework lacks the endpoint, starts each server once per measurement
-(never per sample) and leaves none behind."""
+(never per sample) and leaves none behind. asv runs with HOME in a temporary folder, so
+its machine file (~/.asv-machine.json) is the test's, never the user's."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from asv import util
 
+from harness.asv_run import asv_home_env
 from harness.measure import QUICK_ENV
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
@@ -38,7 +40,7 @@ def asv_run(tmp_path_factory) -> dict:
     )
     (work / "asv.conf.json").write_text(json.dumps(conf))
     start_log = work / "starts.log"
-    env = {**os.environ, QUICK_ENV: "1", START_LOG_ENV: str(start_log)}
+    env = asv_home_env(work / "home", {**os.environ, QUICK_ENV: "1", START_LOG_ENV: str(start_log)})
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     common = ["--config", str(work / "asv.conf.json")]
     subprocess.run(ASV + ["machine", "--yes", "--machine", "smoke", *common], check=True, env=env, cwd=work)
@@ -105,7 +107,7 @@ def test_sigkill_of_asv_mid_run_leaves_no_process_behind(tmp_path):
     conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp_path / "results"))
     (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
     start_log = tmp_path / "starts.log"
-    env = {**os.environ, START_LOG_ENV: str(start_log)}
+    env = asv_home_env(tmp_path / "home", {**os.environ, START_LOG_ENV: str(start_log)})
     env.pop(QUICK_ENV, None)  # a full measurement, so asv is killed in the middle of it
     before = set(loadgen_processes())
     common = ["--config", str(tmp_path / "asv.conf.json")]

@@ -1,0 +1,384 @@
+"""python -m harness.asv_run: the scripts' asv run, on this host's own machine, judged by the results it wrote.
+
+``machine`` prints this host's asv machine name (the one ``asv machine --yes`` gives it:
+the hostname), registering it in ~/.asv-machine.json when absent. ``run`` does that, creates
+every environment the config defines one by one (asv 0.6 aborts the whole run when one
+cannot be created), runs ``asv run --machine <that name>`` in those it could create, then
+judges each environment from the results files: measured in this run, already measured by
+an earlier one, or not measured, with the cause. It exits 1 when nothing was measured (the
+caller must not publish), 0 otherwise, naming every environment that was not measured.
+``dirs`` prints a config's results and html folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from asv import environment, util
+from asv.commands import make_argparser
+from asv.config import Config
+from asv.console import log
+from asv.machine import Machine, MachineCollection
+from asv.repo import get_repo
+from asv.results import Results, get_existing_hashes, get_filename
+
+ASV = [sys.executable, "-m", "asv"]
+OK_STATUSES = ("measured", "kept")
+CAUSE_CHARS = 300  # a cause is one line of a summary; the full output is above it
+
+
+def asv_home_env(home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default os.environ) with HOME at ``home``, which is created: asv keeps its
+    machine file at ``os.path.expanduser('~/.asv-machine.json')``, so a run with this
+    environment leaves the user's own file alone (so do pip's cache and virtualenv's seed data)."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {**(os.environ if base is None else base), "HOME": str(home)}
+
+
+def machine_file() -> Path:
+    """Where asv 0.6 reads and writes its machines (through HOME)."""
+    return Path(MachineCollection.get_machine_file_path())
+
+
+def host_machine_name() -> str:
+    """The name ``asv machine --yes`` gives this host: asv's default, the node name."""
+    return Machine.get_defaults()["machine"]
+
+
+def registered_machines() -> list[str]:
+    path = machine_file()
+    if not path.is_file():
+        return []
+    return [name for name in util.load_json(str(path), MachineCollection.api_version) if name != "version"]
+
+
+def ensure_machine() -> tuple[str, bool]:
+    """This host's machine name, and whether it had to be registered now.
+
+    The entry is looked up by its exact name: asv itself, asked for the hostname, answers
+    with whatever single machine the file holds (MachineCollection.load), which is how a
+    test's "smoke" machine once received a user's real results.
+    """
+    name = host_machine_name()
+    if name in registered_machines():
+        return name, False
+    # What `asv machine --yes` stores (asv's defaults), without its "no information" error first.
+    MachineCollection.save(name, {**Machine.get_defaults(), "machine": name})
+    return name, True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one environment gave for one commit."""
+
+    env: str
+    commit: str
+    status: str  # measured, kept, not created, not built, nothing ran, failed, no results
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status in OK_STATUSES
+
+
+def _values(results: Results, key: str) -> list:
+    value = results.get_result_value(key, results.get_result_params(key))
+    return value if isinstance(value, list) else [value]
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not math.isnan(value)
+
+
+def judge_one(
+    results_dir: Path,
+    machine: str,
+    env: str,
+    commit: str,
+    since_ms: float,
+    built: bool | None = None,
+    asv_completed: bool = True,
+) -> Verdict:
+    """One environment at one commit, from its results file (asv 0.6 format).
+
+    A benchmark belongs to this run when asv stamped it (started_at) at or after ``since_ms``;
+    older values in the same file were merged in by asv from earlier runs. Those count as
+    kept only when asv went through its run (``asv_completed``) and so chose to skip them.
+    ``built``: whether the project is installed in the environment at ``commit`` (None: unknown).
+    """
+    path = results_dir / get_filename(machine, commit, env)
+    if not path.is_file():
+        return Verdict(env, commit, "no results", f"asv wrote no results for it ({path} is missing)")
+    results = Results.load(str(path))
+    keys = list(results.get_all_result_keys())
+    fresh = [key for key in keys if (results.started_at.get(key) or 0) >= since_ms]
+    if not fresh:
+        earlier = any(_finite(v) for key in keys for v in _values(results, key))
+        if earlier and asv_completed:
+            return Verdict(env, commit, "kept", "measured by an earlier run: asv skipped it (results kept)")
+        if earlier:
+            return Verdict(env, commit, "no results", "asv run failed before measuring it (only older results exist)")
+        return Verdict(env, commit, "no results", "asv ran nothing in it in this run and it holds no value")
+    values = [v for key in fresh for v in _values(results, key)]
+    measured = sum(map(_finite, values))
+    failed = sum(1 for key in fresh if any(v is None for v in _values(results, key)))
+    if measured:
+        detail = f"{measured} values from {len(fresh)} benchmarks"
+        return Verdict(env, commit, "measured", detail + (f"; {failed} benchmarks failed" if failed else ""))
+    # asv records no duration for a benchmark it skipped rather than ran.
+    if all(results.duration.get(key) is None for key in fresh):
+        if built is False:
+            return Verdict(
+                env, commit, "not built",
+                f"the project could not be built or installed in it, so asv skipped all {len(fresh)} benchmarks "
+                f"(see 'Building for {env}' in asv's output above)",
+            )  # fmt: skip
+        return Verdict(
+            env, commit, "nothing ran",
+            f"asv skipped all {len(fresh)} benchmarks: the project did not install, the suite did not import "
+            "or every setup_cache failed (see asv's output above)",
+        )  # fmt: skip
+    if failed:
+        return Verdict(env, commit, "failed", f"all {failed} benchmarks failed (see asv's output above)")
+    return Verdict(env, commit, "failed", f"none of its {len(fresh)} benchmarks gave a value (all n/a)")
+
+
+def judge(
+    results_dir: Path,
+    machine: str,
+    envs: list[str],
+    commits: list[str],
+    since_ms: float,
+    not_created: Mapping[str, str] | None = None,
+    installed: Mapping[str, str | None] | None = None,
+    asv_status: int | None = 0,
+) -> list[Verdict]:
+    """Every environment at every commit: ``not_created`` maps the environments asv could not
+    create to the cause; ``installed`` is each environment's installed commit after the run;
+    ``asv_status`` is asv run's exit status (None: not started), which tells only whether it
+    went through its run (0, or 2 when a benchmark failed) or stopped early."""
+    completed = asv_status in (0, 2)
+    verdicts = []
+    for env in envs:
+        for commit in commits:
+            if not_created and env in not_created:
+                verdicts.append(Verdict(env, commit, "not created", f"asv could not create it: {not_created[env]}"))
+            else:
+                built = None if installed is None or env not in installed else installed[env] == commit
+                verdicts.append(judge_one(results_dir, machine, env, commit, since_ms, built, completed))
+    return verdicts
+
+
+def report(label: str, verdicts: list[Verdict], machine: str, config: Path, asv_status: int | None) -> str:
+    """The closing summary: one line per environment (and commit), then the verdict."""
+    commits = sorted({v.commit for v in verdicts})
+    ran = "asv run was not started" if asv_status is None else f"asv run exited {asv_status}"
+    lines = [f"{label}: summary for machine {machine!r}, {config}, commit {', '.join(c[:8] for c in commits)} ({ran})"]
+    for v in verdicts:
+        where = v.env if len(commits) == 1 else f"{v.env} @ {v.commit[:8]}"
+        lines.append(f"  {'ok' if v.ok else 'NOT MEASURED':<12} {where}: {v.status}: {v.detail}")
+    bad = [v for v in verdicts if not v.ok]
+    unit = "environments" if len(commits) == 1 else "environment-commit pairs"
+    good = len(verdicts) - len(bad)
+    if not bad:
+        lines.append(f"{label}: all {len(verdicts)} {unit} measured.")
+    elif good:
+        names = ", ".join(v.env if len(commits) == 1 else f"{v.env} @ {v.commit[:8]}" for v in bad)
+        lines.append(
+            f"{label}: WARNING: {len(bad)} of {len(verdicts)} {unit} NOT measured ({names}): "
+            "their results are missing; the others are published."
+        )
+    else:
+        lines.append(f"{label}: FAILED: nothing was measured ({len(bad)} of {len(verdicts)} {unit} failed, named "
+                     "above); nothing is published.")  # fmt: skip
+    return "\n".join(lines)
+
+
+def exit_status(verdicts: list[Verdict]) -> int:
+    """1 when nothing was measured (nor already measured), else 0."""
+    return 0 if any(v.ok for v in verdicts) else 1
+
+
+def parse_run_args(config: Path, asv_args: list[str]) -> argparse.Namespace:
+    """asv run's own reading of the arguments (range, -E, --machine, ...)."""
+    parser, _ = make_argparser()
+    return parser.parse_args(["run", "--config", str(config), *asv_args])
+
+
+def resolve_commits(conf: Config, args: argparse.Namespace) -> list[str]:
+    """The commits asv run will measure for these arguments, as asv 0.6's Run.run picks them;
+    resolved before the run, so NEW and EXISTING mean what they meant to asv."""
+    repo = get_repo(conf)
+    spec = args.range
+    old = None
+    if spec is None:
+        hashes = list(dict.fromkeys(repo.get_hash_from_name(branch) for branch in conf.branches))
+    elif spec == "EXISTING":
+        hashes = get_existing_hashes(conf.results_dir)
+    elif spec == "NEW":
+        old = get_existing_hashes(conf.results_dir)
+        hashes = repo.get_new_branch_commits(conf.branches, old)
+    elif spec == "TAGS":
+        hashes = list(reversed(list(repo.get_tags().keys())))
+    elif spec == "ALL":
+        hashes = repo.get_new_branch_commits(conf.branches, [])
+    elif spec == "HEAD":
+        hashes = [repo.get_hash_from_name("HEAD")]
+    elif spec.startswith("HASHFILE:"):
+        if spec == "HASHFILE:-":
+            raise util.UserError("HASHFILE:- is not supported here: name a file")
+        names = Path(spec[len("HASHFILE:") :]).read_text().split()
+        hashes = [repo.get_hash_from_name(name) for name in names]
+    else:
+        hashes = repo.get_hashes_from_range(spec)
+    if args.date_period is not None:
+        hashes = repo.filter_date_period(hashes, args.date_period, old)
+    if args.steps is not None:
+        hashes = util.pick_n(hashes, args.steps)
+    return hashes
+
+
+def failure_cause(output: str) -> str:
+    """The line of a failed command's output that says why: pip's last ERROR, else the last error."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for wanted in (lambda line: line.startswith("ERROR:"), lambda line: "error" in line.lower()):
+        found = [line for line in lines if wanted(line)]
+        if found:
+            return found[-1][:CAUSE_CHARS]
+    return lines[-1][:CAUSE_CHARS] if lines else ""
+
+
+def create_environment(env: environment.Environment) -> str | None:
+    """Create ``env`` as asv setup would (asv prints the failing command's output); None, or the cause.
+
+    One at a time, because asv 0.6's run and setup abort altogether when one environment
+    cannot be created (and asv setup exits 1 even when it succeeds).
+    """
+    try:
+        with log.set_level(logging.WARNING):
+            env.create()
+    except util.ProcessError as exc:
+        return failure_cause(f"{exc.stdout}\n{exc.stderr}") or str(exc)
+    except (util.UserError, OSError) as exc:
+        return str(exc)
+    return None
+
+
+def _without_env_options(asv_args: list[str]) -> list[str]:
+    # The run is then restricted to the environments that were created, by name.
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("-E", "--environment", action="append")
+    parser.add_argument("--python", action="append")
+    return parser.parse_known_args(asv_args)[1]
+
+
+def run(label: str, config: Path, asv_args: list[str], summary: Path | None = None) -> int:
+    """The scripts' measuring step; see the module's docstring. Returns the exit status."""
+    if asv_args[:1] == ["--"]:
+        asv_args = asv_args[1:]
+    args = parse_run_args(config, asv_args)
+    conf = Config.load(str(config))
+    if args.dry_run:
+        print(f"{label}: --dry-run records nothing to publish; run asv directly", file=sys.stderr)
+        return 2
+    envs = list(environment.get_environments(conf, args.env_spec, verbose=False))
+    if any(isinstance(env, environment.ExistingEnvironment) for env in envs):
+        print(f"{label}: measures in asv's own environments; for this interpreter run asv run --python=same "
+              "directly (README.md, Running part of it)", file=sys.stderr)  # fmt: skip
+        return 2
+    if not envs:
+        print(f"{label}: FAILED: no environment of {config} can be made on this host "
+              f"(pythons {conf.pythons} not found?); nothing is published.")  # fmt: skip
+        return 1
+    commits = resolve_commits(conf, args)
+    if not commits:
+        print(f"{label}: FAILED: the arguments {asv_args} select no commit; nothing is published.")
+        return 1
+    host = host_machine_name()
+    if args.machine and args.machine != host:
+        machine = args.machine
+        if machine not in registered_machines():
+            print(f"{label}: machine {machine!r} is not in {machine_file()}: register it with "
+                  f"asv machine --machine {machine}, or leave --machine out to use this host's own entry",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    else:
+        machine, registered = ensure_machine()
+        if registered:
+            print(f"{label}: registered this host as asv machine {machine!r} in {machine_file()} "
+                  "(as asv machine --yes would)")  # fmt: skip
+    print(f"{label}: machine {machine!r}, {len(envs)} environments, commits {', '.join(c[:8] for c in commits)}")
+
+    log.enable()
+    not_created = {}
+    for env in envs:
+        print(f"{label}: creating environment {env.name}", flush=True)
+        cause = create_environment(env)
+        log.flush()  # asv leaves its last line open
+        if cause is not None:
+            not_created[env.name] = cause
+            print(f"{label}: could not create {env.name}: {cause}", flush=True)
+    created = [env.name for env in envs if env.name not in not_created]
+
+    asv_status = None
+    since_ms = time.time() * 1000
+    if created:
+        selected = asv_args if not not_created else [*_without_env_options(asv_args), *_env_options(created)]
+        sys.stdout.flush()
+        asv_status = subprocess.run([*ASV, "run", "--config", str(config), "--machine", machine, *selected]).returncode
+    installed = {env.name: env.installed_commit_hash for env in envs}
+    names = [env.name for env in envs]
+    verdicts = judge(Path(conf.results_dir), machine, names, commits, since_ms, not_created, installed, asv_status)
+    text = report(label, verdicts, machine, config, asv_status)
+    print("\n" + text)
+    if summary is not None:
+        summary.write_text(text + "\n")
+    return exit_status(verdicts)
+
+
+def _env_options(names: list[str]) -> list[str]:
+    return [option for name in names for option in ("-E", name)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.asv_run", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("machine", help="print this host's asv machine name, registering it if absent")
+    measure = commands.add_parser("run", help="setup, asv run on this host's machine, and the verdict")
+    measure.add_argument("--config", type=Path, default=Path("asv.conf.json"))
+    measure.add_argument("--label", default="asv_run", help="names the caller in messages")
+    measure.add_argument("--summary", type=Path, help="also write the closing summary here")
+    measure.add_argument("asv_args", nargs=argparse.REMAINDER, help="-- then asv run's arguments")
+    dirs = commands.add_parser("dirs", help="print the config's results and html folders, one a line")
+    dirs.add_argument("--config", type=Path, default=Path("asv.conf.json"))
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "machine":
+            name, registered = ensure_machine()
+            if registered:
+                print(f"registered this host as asv machine {name!r} in {machine_file()}", file=sys.stderr)
+            print(name)
+            return 0
+        if args.command == "dirs":
+            conf = Config.load(str(args.config))
+            print(conf.results_dir)
+            print(conf.html_dir)
+            return 0
+        return run(args.label, args.config, args.asv_args, args.summary)
+    except (util.UserError, util.ProcessError) as exc:
+        # A missing config, an unknown branch or revision: asv's own words, no traceback.
+        print(f"{getattr(args, 'label', 'asv_run')}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
