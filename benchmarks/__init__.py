@@ -1,3 +1,5 @@
+"""The asv benchmarks: one module per workload family, each class a grid of workloads (common.py)."""
+
 import sys
 from pathlib import Path
 

@@ -22,38 +22,40 @@ near its limit for aiohttp and websockets (ratios near 1; see server_cpu).
 import itertools
 
 import servers
-from harness import measure
+from harness import workloads
+from harness.compare import Rounds
 
-from .common import HEADLINE_RUN, Comparison, EchoComparison, MemoryComparison
+from .common import HEADLINE_RUN, SHORT_RUN, Comparison, EchoComparison, MemoryComparison
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 SIZES = [32, 1024, 64 * 1024]
 CONNECTIONS = [1, 10, 100]
 MESSAGE_TYPES = ["text", "binary"]
 # The grid has 18 workloads: short windows keep it within the family's budget; the
-# spread (in each summary) says whether they were long enough.
-GRID_OPTIONS = {"rounds": 3, "window_s": 0.3, "warmup_s": 0.2}
-SHORT_OPTIONS = {"rounds": 3, "window_s": 0.5, "warmup_s": 0.3}
+# spread (iqr_pct in each summary) says whether they were long enough.
+GRID_RUN = Rounds(rounds=3, window_s=0.3, warmup_s=0.2)
 
 
 class EchoText32B(EchoComparison):
     """The headline (benchmarks/headline.txt): echo of 32-byte text messages on 100 open
     connections, one in flight on each, in the headline's longer run (HEADLINE_RUN)."""
 
-    workload = measure.ws_echo(size=32, connections=100)
-    options = HEADLINE_RUN
+    workload = workloads.ws_echo(size=32, connections=100)
+    rounds = HEADLINE_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
 
 
-class EchoText32BGlibcDefaults(EchoComparison):
-    """The headline echo with the servers on glibc's default allocator settings, as most
-    deployments run: the price of the mmap/munmap per read that the suite's other figures
-    tune away (README: memory allocator settings)."""
+class EchoAllocator(EchoComparison):
+    """The headline echo (32 B text, 100 connections) with the servers on the suite's tuned
+    allocator settings and on glibc's defaults, as most deployments run, one after the
+    other: the price of the mmap/munmap per read that the suite's other figures tune away
+    (README: memory allocator settings)."""
 
-    workload = measure.ws_echo(size=32, connections=100)
-    options = {"server_env": {}}
+    params = [FRAMEWORKS, list(workloads.ALLOCATORS)]
+    param_names = ["framework", "allocator"]
+    grid = {(a,): workloads.ws_echo(32, 100, allocator=a) for a in workloads.ALLOCATORS}
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -66,10 +68,10 @@ class EchoGrid(EchoComparison):
     params = [FRAMEWORKS, SIZES, CONNECTIONS, MESSAGE_TYPES]
     param_names = ["framework", "size", "connections", "message"]
     grid = {
-        (size, connections, kind): measure.ws_echo(size, connections, binary=kind == "binary")
+        (size, connections, kind): workloads.ws_echo(size, connections, binary=kind == "binary")
         for size, connections, kind in itertools.product(SIZES, CONNECTIONS, MESSAGE_TYPES)
     }
-    options = GRID_OPTIONS
+    rounds = GRID_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -81,8 +83,8 @@ class EchoEventLoop(EchoComparison):
 
     params = [FRAMEWORKS, ["asyncio", "uvloop"]]
     param_names = ["framework", "loop"]
-    grid = {(loop,): measure.ws_echo(32, 100, loop=loop) for loop in ("asyncio", "uvloop")}
-    options = SHORT_OPTIONS
+    grid = {(loop,): workloads.ws_echo(32, 100, loop=loop) for loop in workloads.LOOPS}
+    rounds = SHORT_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -92,8 +94,8 @@ class Handshakes(Comparison):
     """WebSocket connections opened and cleanly closed (close handshake verified), 10 at a
     time. Tracked: time per open+close."""
 
-    workload = measure.ws_handshake(10)
-    options = SHORT_OPTIONS
+    workload = workloads.ws_handshake(10)
+    rounds = SHORT_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -102,7 +104,7 @@ class Handshakes(Comparison):
 class MemoryPerIdleConnection(MemoryComparison):
     """Server RSS growth per open connection (each echoed one message, then idle)."""
 
-    workload = measure.ws_echo(32, 1)
+    workload = workloads.ws_echo(32, 1)
     counts = [1000, 5000]
 
     def setup_cache(self) -> dict:
@@ -116,8 +118,8 @@ class Broadcast(Comparison):
 
     params = [FRAMEWORKS, [100, 1000]]
     param_names = ["framework", "subscribers"]
-    grid = {(n,): measure.ws_broadcast(n) for n in (100, 1000)}
-    options = SHORT_OPTIONS
+    grid = {(n,): workloads.ws_broadcast(n) for n in (100, 1000)}
+    rounds = SHORT_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -130,10 +132,10 @@ class LargeMessages(EchoComparison):
     params = [FRAMEWORKS, ["whole", "1KiB_fragments"]]
     param_names = ["framework", "sent_as"]
     grid = {
-        ("whole",): measure.ws_echo(1024 * 1024, 1, binary=True),
-        ("1KiB_fragments",): measure.ws_echo_fragmented(1024 * 1024, 1024, 1),
+        ("whole",): workloads.ws_echo(1024 * 1024, 1, binary=True),
+        ("1KiB_fragments",): workloads.ws_echo_fragmented(1024 * 1024, 1024, 1),
     }
-    options = SHORT_OPTIONS
+    rounds = SHORT_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -147,8 +149,8 @@ class Compression(EchoComparison):
 
     params = [FRAMEWORKS, ["off", "on"]]
     param_names = ["framework", "deflate"]
-    grid = {(c,): measure.ws_echo_json(1024, 100, c) for c in ("off", "on")}
-    options = SHORT_OPTIONS
+    grid = {(c,): workloads.ws_echo_json(1024, 100, c) for c in ("off", "on")}
+    rounds = SHORT_RUN
 
     def setup_cache(self) -> dict:
         return self.measure()
@@ -158,7 +160,7 @@ class MemoryPerConnectionDeflate(MemoryComparison):
     """Server RSS growth per connection with permessage-deflate negotiated and one 1 KiB
     JSON message echoed on each (compression contexts are per connection)."""
 
-    workload = measure.ws_echo_json(1024, 1, "on")
+    workload = workloads.ws_echo_json(1024, 1, "on")
     counts = [1000]
 
     def setup_cache(self) -> dict:
@@ -171,8 +173,8 @@ class ArticleWorkload(Comparison):
     defaults answer the websockets client's offer (aiohttp and websockets accept, Tornado
     and the baseline decline). Tracked: time per message; readers: messages/s."""
 
-    workload = measure.ws_article(total_connections=1000, messages=100, concurrency=100)
-    options = {"rounds": 3, "window_s": 120.0}  # the window is only a bound: the job is fixed
+    workload = workloads.ws_article(total_connections=1000, messages=100, concurrency=100)
+    rounds = Rounds(rounds=3, window_s=120.0)  # the window is only a bound: the job is fixed
 
     def setup_cache(self) -> dict:
         return self.measure()

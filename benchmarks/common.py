@@ -1,33 +1,73 @@
 """The one pattern every benchmark class follows.
 
-A class measures one workload on every framework at once, interleaved, in ``setup_cache``
-(harness.measure.compare): servers start once per environment and stop before it returns,
-so asv's per-sample ``setup`` and teardown-less ``setup_cache`` never start or leak one.
-Its ``track_*`` methods read that measurement, one value per framework. Every value grows
-when things get worse, so asv's regression detection points the right way.
+A class measures one workload, or a grid of them, on every framework at once, interleaved,
+in ``setup_cache`` (harness.compare.compare): servers start once per environment and stop
+before it returns, so asv's per-sample ``setup`` and teardown-less ``setup_cache`` never
+start or leak one. Its ``track_*`` methods read that measurement, one value per framework.
+Every value grows when things get worse, so asv's regression detection points the right way.
+
+asv's benchmark version is a hash of the source of a track method, ``setup`` and
+``setup_cache``; results recorded under another version drop out of the graphs. The method
+bodies below are therefore kept as they were written first (they read a result as a
+mapping), and ``tracked`` leaves its own line out of that source: a history restarts only
+when what a method measures changes.
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
+import inspect
+import textwrap
+import types
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import servers
-from harness import measure
+from harness.compare import DEFAULT_ROUNDS, Rounds, compare_each
+from harness.experiments.memory import memory_per_connection
+from harness.outcomes import Failed, Measurement, Skipped
+from harness.workloads import Workload
 
-
-def require(row: dict, who: str) -> None:
-    """Turn a measurement's outcome for ``who`` into asv's: a skip shows n/a, an error fails
-    the benchmark with its cause."""
-    if "skipped" in row:
-        raise NotImplementedError(row["skipped"])
-    if "error" in row:
-        raise RuntimeError(f"{who} failed during the measurement: {row['error']}")
-
+Method = TypeVar("Method", bound=Callable)
 
 # The headline classes (benchmarks/headline.txt) measure longer than the rest: more rounds
 # let the median ride over a round in which the host stole the generator's or the server's
 # CPU; python -m harness.stability shows what these settings give between runs.
-HEADLINE_RUN = {"rounds": 7, "window_s": 1.0, "warmup_s": 0.5}
+HEADLINE_RUN = Rounds(rounds=7, window_s=1.0, warmup_s=0.5)
+SHORT_RUN = Rounds(rounds=3, window_s=0.5, warmup_s=0.3)
+
+
+def tracked(unit: str) -> Callable[[Method], Method]:
+    """Mark a track_* method with the unit asv shows beside its values."""
+
+    def mark(method: Method) -> Method:
+        method.unit = unit
+        lines = inspect.getsourcelines(method)[0]
+        while lines and lines[0].lstrip().startswith("@"):  # the decorator is no part of the measurement
+            lines = lines[1:]
+        method.pretty_source = textwrap.dedent("\n".join(line.rstrip() for line in lines))
+        return method
+
+    return mark
+
+
+def require(row: object, who: str) -> None:
+    """Turn a measurement's outcome for ``who`` into asv's: a skip shows n/a, a failure
+    fails the benchmark with its cause."""
+    if isinstance(row, Skipped):
+        raise NotImplementedError(row.reason)
+    if isinstance(row, Failed):
+        raise RuntimeError(f"{who} failed during the measurement: {row.cause}")
+
+
+def as_row(outcome: object) -> object:
+    """A result record as the read-only mapping the track methods read (fields that have no
+    value, such as a ratio without a baseline, left out); skips and failures as they are."""
+    if isinstance(outcome, Skipped | Failed):
+        return outcome
+    fields = {k: v for k, v in dataclasses.asdict(outcome).items() if v is not None}
+    return types.MappingProxyType(fields)
 
 
 class Comparison(abc.ABC):
@@ -37,35 +77,35 @@ class Comparison(abc.ABC):
     params = [list(servers.FRAMEWORKS)]  # the baseline first: the generator's ceiling
     param_names = ["framework"]
     timeout = 900  # covers setup_cache, which does the measuring
-    workload: measure.Workload
-    grid: dict[tuple, measure.Workload] = {}
-    options: dict = {}
+    workload: Workload
+    grid: dict[tuple, Workload] = {}
+    rounds: Rounds = DEFAULT_ROUNDS  # 5 windows of 1 s after 0.5 s of warm-up
 
     @abc.abstractmethod
     def setup_cache(self) -> dict:
         """``return self.measure()``: asv keys the cache by the line that defines this
         method, so each class needs its own or they would all share one measurement."""
 
-    def workloads(self) -> dict[tuple, measure.Workload]:
+    def workloads(self) -> dict[tuple, Workload]:
         return self.grid or {(): self.workload}
 
-    def measure(self) -> dict:
+    def measure(self) -> dict[tuple, Measurement]:
         workloads = self.workloads()
-        comparisons = measure.compare_each(list(workloads.values()), **self.options)
-        return {key: comparisons[w.name] for key, w in workloads.items()}
+        measured = compare_each(list(workloads.values()), rounds=self.rounds)
+        return {key: measured[w.name] for key, w in workloads.items()}
 
-    def result(self, comparison: dict, framework: str, *grid: object) -> dict:
-        return comparison[grid]["results"][framework]
+    def result(self, comparison: dict, framework: str, *grid: object) -> Mapping:
+        return as_row(comparison[grid].outcomes[framework])
 
     def setup(self, comparison: dict, framework: str, *grid: object) -> None:
         require(self.result(comparison, framework, *grid), framework)
 
+    @tracked("seconds")
     def track_time_per_op(self, comparison: dict, framework: str, *grid: object) -> float:
         """Median over rounds of wall time per verified message or request."""
         return self.result(comparison, framework, *grid)["seconds_per_op"]
 
-    track_time_per_op.unit = "seconds"
-
+    @tracked("x baseline")
     def track_ratio_to_baseline(self, comparison: dict, framework: str, *grid: object) -> float:
         """Time per op relative to the baseline server in the same rounds: the drift-proof
         headline, and the generator's headroom over this server (x times its throughput)."""
@@ -75,46 +115,40 @@ class Comparison(abc.ABC):
             raise RuntimeError(f"no ratio: the baseline did not complete ({baseline})")
         return result["ratio_to_baseline"]
 
-    track_ratio_to_baseline.unit = "x baseline"
-
+    @tracked("% of a core")
     def track_server_cpu(self, comparison: dict, framework: str, *grid: object) -> float:
         """The server's CPU use during the windows, % of one core; below 90 it was not the
         bottleneck and the figure is client-bound."""
         return self.result(comparison, framework, *grid)["server_cpu_pct"]
 
-    track_server_cpu.unit = "% of a core"
-
+    @tracked("% of a core")
     def track_generator_cpu(self, comparison: dict, framework: str, *grid: object) -> float:
         """The load generator's CPU use, % of its cores: near 100 it was the limit."""
         return self.result(comparison, framework, *grid)["client_cpu_pct"]
 
-    track_generator_cpu.unit = "% of a core"
-
+    @tracked("seconds")
     def track_latency_p99(self, comparison: dict, framework: str, *grid: object) -> float:
         """99th percentile round-trip time over all rounds (closed loop)."""
         return self.result(comparison, framework, *grid)["latency_p99_s"]
-
-    track_latency_p99.unit = "seconds"
 
 
 class EchoComparison(Comparison):
     """Adds the median round trip, which echo readers ask for beside the tail."""
 
+    @tracked("seconds")
     def track_latency_p50(self, comparison: dict, framework: str, *grid: object) -> float:
         """Median round-trip time over all rounds (closed loop)."""
         return self.result(comparison, framework, *grid)["latency_p50_s"]
 
-    track_latency_p50.unit = "seconds"
-
 
 class MemoryComparison(abc.ABC):
     """Server resident memory per open connection, at each of ``counts`` connections
-    (harness.measure.memory_per_connection): a fresh server per framework and count."""
+    (harness.experiments.memory): a fresh server per framework and count."""
 
     params = [list(servers.FRAMEWORKS)]
     param_names = ["framework", "connections"]
     timeout = 900
-    workload: measure.Workload
+    workload: Workload
     counts: list[int]
 
     def __init_subclass__(cls) -> None:
@@ -123,17 +157,36 @@ class MemoryComparison(abc.ABC):
             cls.params = [list(servers.FRAMEWORKS), cls.counts]
 
     @abc.abstractmethod
-    def setup_cache(self) -> dict:
+    def setup_cache(self) -> Measurement:
         """``return self.measure()``, in each class (see Comparison.setup_cache)."""
 
-    def measure(self) -> dict:
-        return measure.memory_per_connection(self.workload, self.counts)
+    def measure(self) -> Measurement:
+        return memory_per_connection(self.workload, self.counts)
 
-    def setup(self, memory: dict, framework: str, connections: int) -> None:
-        require(memory["results"][framework][connections], framework)
+    def setup(self, memory: Measurement, framework: str, connections: int) -> None:
+        require(memory.outcomes[framework, connections], framework)
 
-    def track_bytes_per_connection(self, memory: dict, framework: str, connections: int) -> float:
+    @tracked("bytes")
+    def track_bytes_per_connection(self, memory: Measurement, framework: str, connections: int) -> float:
         """Growth of the server's resident memory per open connection."""
-        return memory["results"][framework][connections]["bytes_per_connection"]
+        return memory.result((framework, connections)).bytes_per_connection
 
-    track_bytes_per_connection.unit = "bytes"
+
+class Experiment(abc.ABC):
+    """A class whose setup_cache runs one harness experiment (a Measurement keyed by
+    ``key(*params)``); its track methods read ``self.result(measurement, *params)``."""
+
+    timeout = 900
+
+    @abc.abstractmethod
+    def setup_cache(self) -> Measurement:
+        """Run the experiment, in each class (see Comparison.setup_cache)."""
+
+    def key(self, *params: object) -> object:
+        return params[0] if len(params) == 1 else params
+
+    def setup(self, measurement: Measurement, *params: object) -> None:
+        require(measurement.outcomes[self.key(*params)], str(params[0]))
+
+    def result(self, measurement: Measurement, *params: object):
+        return measurement.result(self.key(*params))

@@ -19,10 +19,12 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import servers
-from harness import measure, stats, wrk
+from harness import stats, workloads, wrk
+from harness.generator import Generator
 from harness.process import ServerProcess, cpu_plan, die_with_parent
 from servers import contract
 
@@ -75,11 +77,33 @@ def cpu_pct(server: ServerProcess, action) -> tuple[float, float]:
     return value, (server.cpu_seconds() - cpu) / (time.monotonic() - wall) * 100
 
 
-def agree(framework: str, kind: str, rounds: int, seconds: float) -> dict:
+@dataclass(frozen=True)
+class Agreement:
+    """One pair of tools on one server: medians over the alternating rounds."""
+
+    framework: str
+    workload: str
+    other: str  # the other tool's name
+    suite_per_s: float
+    other_per_s: float
+    suite_server_cpu: float
+    other_server_cpu: float
+
+    @property
+    def ratio(self) -> float:
+        return self.suite_per_s / self.other_per_s
+
+    @property
+    def comparable(self) -> bool:
+        """Two tools can only agree on a server's capacity if both saturate it."""
+        return not stats.client_bound(min(self.suite_server_cpu, self.other_server_cpu))
+
+
+def agree(framework: str, kind: str, rounds: int, seconds: float) -> Agreement:
     server_cpu, generator_cpus = cpu_plan()
-    with ServerProcess(framework, cpu=server_cpu) as server:
+    workload = workloads.http_get(contract.JSON, 64) if kind == "http" else workloads.ws_echo(32, 100)
+    with workload.server(framework, server_cpu).start() as server:
         if kind == "http":
-            workload = measure.http_get(contract.JSON, 64)
             other_name = "wrk"
 
             def other() -> tuple[float, float]:
@@ -88,31 +112,27 @@ def agree(framework: str, kind: str, rounds: int, seconds: float) -> dict:
                 run = functools.partial(wrk.wrk_requests_per_second, url, connections=64, duration_s=seconds)
                 return cpu_pct(server, functools.partial(run, cpu=generator_cpus[0]))
         else:
-            workload = measure.ws_echo(32, 100)
             other_name = "node ws client"
 
             def other() -> tuple[float, float]:
                 return node_ws_echo(server, 100, seconds, 32, generator_cpus[0])
 
-        spec = workload.generator_spec(server, "stdlib", workload.connections)
-        generator = measure.Generator(dict(spec, warmup_s=0.5), generator_cpus, 1)
-        try:
+        with Generator(workload.load_spec(server, warmup_s=WARMUP_S), generator_cpus, 1) as generator:
             generator.wait_ready()
             suite, others = [], []
             for _ in range(rounds):
                 result, suite_cpu = cpu_pct(server, lambda: generator.window(seconds))
-                suite.append((result["ops"] / result["seconds"], suite_cpu))
+                suite.append((result.ops / result.seconds, suite_cpu))
                 others.append(other())
-        finally:
-            generator.close()
-    suite_rate = statistics.median(r for r, _ in suite)
-    other_rate = statistics.median(r for r, _ in others)
-    return {
-        "framework": framework, "workload": workload.name, "other": other_name,
-        "suite_per_s": suite_rate, "other_per_s": other_rate, "ratio": suite_rate / other_rate,
-        "suite_server_cpu": statistics.median(c for _, c in suite),
-        "other_server_cpu": statistics.median(c for _, c in others),
-    }  # fmt: skip
+    return Agreement(
+        framework,
+        workload.name,
+        other_name,
+        suite_per_s=statistics.median(r for r, _ in suite),
+        other_per_s=statistics.median(r for r, _ in others),
+        suite_server_cpu=statistics.median(c for _, c in suite),
+        other_server_cpu=statistics.median(c for _, c in others),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,15 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     for framework in frameworks:
         for kind in ("http", "ws") if framework.http else ("ws",):
             r = agree(framework.name, kind, args.rounds, args.seconds)
-            # Two tools can only agree on a server's capacity if both saturate it.
-            comparable = min(r["suite_server_cpu"], r["other_server_cpu"]) >= stats.SATURATED_CPU_PCT
-            if comparable:
-                worst, compared = max(worst, abs(r["ratio"] - 1)), compared + 1
+            if r.comparable:
+                worst, compared = max(worst, abs(r.ratio - 1)), compared + 1
             print(
-                f"{framework.name:<11} {r['workload']:<22} {r['suite_per_s']:>9.0f} {r['other']:<15} "
-                f"{r['other_per_s']:>9.0f} {r['ratio']:>6.3f}  "
-                f"{r['suite_server_cpu']:.0f}% / {r['other_server_cpu']:.0f}%"
-                + ("" if comparable else "  not comparable: a tool left the server unsaturated (client-bound)")
+                f"{r.framework:<11} {r.workload:<22} {r.suite_per_s:>9.0f} {r.other:<15} {r.other_per_s:>9.0f} "
+                f"{r.ratio:>6.3f}  {r.suite_server_cpu:.0f}% / {r.other_server_cpu:.0f}%"
+                + ("" if r.comparable else "  not comparable: a tool left the server unsaturated (client-bound)")
             )
     if not compared:
         print("no pair comparable: no tool pair saturated a server (is the machine busy?)")

@@ -67,7 +67,7 @@ def ensure_fd_limit(needed: int) -> None:
 def cpu_plan() -> tuple[int | None, list[int | None]]:
     """(server CPU, load-generator CPUs): the server gets one CPU, generators the rest.
 
-    With a single CPU nothing is pinned and the results say so (see measure.py).
+    With a single CPU nothing is pinned and the results say so (compare.setup_record).
     """
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:

@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
 import sys
 import time
 
-from harness import measure
+from harness import compare as comparison
+from harness.outcomes import Summary
 from harness.report.results import headline_classes as headline
+from harness.stats import range_pct
 
 TARGET_SPREAD_PCT = 10.0
-
-
-def spread(values: list[float]) -> float:
-    return (max(values) - min(values)) / statistics.median(values) * 100
 
 
 def benchmark_class(name: str) -> type:
@@ -49,23 +46,24 @@ def main(argv: list[str] | None = None) -> int:
     except LookupError as exc:
         parser.error(str(exc))
     for name, cls in classes.items():
-        runs = [measure.compare(cls.workload, **cls.options) for _ in range(args.runs)]
+        runs = [comparison.compare(cls.workload, rounds=cls.rounds) for _ in range(args.runs)]
         print(f"\n{name} ({cls.workload.name}), {args.runs} runs")
         print(f"{'framework':<11} {'us/op per run':<48} {'spread':>7}  {'ratio per run':<36} {'spread':>7}")
-        for framework in runs[0]["results"]:
-            results = [run["results"][framework] for run in runs]
-            if any("seconds_per_op" not in r for r in results):
-                print(f"{framework:<11} {next(r.get('skipped') or r.get('error') for r in results if 'ops' not in r)}")
+        for framework in runs[0].outcomes:
+            results = [run.outcomes[framework] for run in runs]
+            incomplete = [r for r in results if not isinstance(r, Summary) or r.ratio_to_baseline is None]
+            if incomplete:
+                print(f"{framework:<11} {incomplete[0]}")
                 continue
-            times = [r["seconds_per_op"] * 1e6 for r in results]
-            ratios = [r["ratio_to_baseline"] for r in results]
+            times = [r.seconds_per_op * 1e6 for r in results]
+            ratios = [r.ratio_to_baseline for r in results]
             if framework == "baseline":
-                baseline_drift = max(baseline_drift, spread(times))
+                baseline_drift = max(baseline_drift, range_pct(times))
             else:
-                worst_time, worst_ratio = max(worst_time, spread(times)), max(worst_ratio, spread(ratios))
+                worst_time, worst_ratio = max(worst_time, range_pct(times)), max(worst_ratio, range_pct(ratios))
             print(
-                f"{framework:<11} {' '.join(f'{t:7.2f}' for t in times):<48} {spread(times):>6.1f}%  "
-                f"{' '.join(f'{r:6.2f}' for r in ratios):<36} {spread(ratios):>6.1f}%"
+                f"{framework:<11} {' '.join(f'{t:7.2f}' for t in times):<48} {range_pct(times):>6.1f}%  "
+                f"{' '.join(f'{r:6.2f}' for r in ratios):<36} {range_pct(ratios):>6.1f}%"
             )
     print(
         f"\nworst spread of a framework's ratio to baseline between runs: {worst_ratio:.1f}% "

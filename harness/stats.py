@@ -26,12 +26,19 @@ def percentile(sorted_values: Sequence[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def spread_pct(values: Sequence[float]) -> float:
-    """Interquartile range as a percentage of the median (0 for fewer than two values)."""
+def iqr_pct(values: Sequence[float]) -> float:
+    """Interquartile range as a percentage of the median (0 for fewer than two values): the
+    spread of one run's rounds, which a single odd round does not move."""
     if len(values) < 2:
         return 0.0
     q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
     return (q3 - q1) / statistics.median(values) * 100
+
+
+def range_pct(values: Sequence[float]) -> float:
+    """(max - min) as a percentage of the median: the spread between a few runs' medians,
+    where every run counts."""
+    return (max(values) - min(values)) / statistics.median(values) * 100
 
 
 def median(values: Sequence[float]) -> float:

@@ -2,7 +2,7 @@
 
 wrk (C, epoll) does not verify bodies, so a request is first checked once by hand
 (status, content type, exact body); during the run any non-2xx response or socket error
-fails the check. Returns requests per second, for an agreement check against loadgen.py.
+fails the check. Returns requests per second, for an agreement check against the suite's generator (harness/loadgen).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import shutil
 import subprocess
 import urllib.request
 
-from harness.measure import BASELINE_LOOP
 from harness.process import ServerProcess, cpu_plan, die_with_parent
+from harness.workloads import BASELINE_LOOP
 from servers import contract
 
 WRK = "wrk"

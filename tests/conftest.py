@@ -5,6 +5,7 @@ the endpoint contract. Tests never assert on timings."""
 from __future__ import annotations
 
 import os
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -12,7 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.generator import Generator
 from harness.process import ServerProcess
+from harness.workloads import Workload
+
+FAKE_SERVER = Path(__file__).with_name("fake_server.py")
 
 
 def pid_alive(pid: int) -> bool:
@@ -51,6 +56,16 @@ def start_server() -> Iterator:
     for server in started:
         server.stop()
         assert not pid_alive(server.pid), f"{server.framework} server {server.pid} outlived its test"
+
+
+def fake_server(mode: str) -> ServerProcess:
+    """An unstarted tests/fake_server.py in ``mode`` (a context manager starts and stops it)."""
+    return ServerProcess(f"fake-{mode}", command=[sys.executable, str(FAKE_SERVER), mode])
+
+
+def generator_for(workload: Workload, server: ServerProcess, warmup_s: float = 0.0, **changes: object) -> Generator:
+    """One unpinned generator process running ``workload`` against ``server``."""
+    return Generator(workload.load_spec(server, warmup_s=warmup_s, **changes), [None], 1)
 
 
 def home_state() -> dict[str, object]:

@@ -18,7 +18,7 @@ import pytest
 from asv import util
 
 from harness.asv_run import asv_home_env
-from harness.measure import QUICK_ENV
+from harness.compare import QUICK_ENV
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 

@@ -11,14 +11,18 @@ import time
 
 import pytest
 
-from harness import cache, measure
-from harness.measure import Generator, GeneratorError
+from harness import redis_server, workloads
+from harness.compare import Rounds, compare
+from harness.experiments import cache_paths as cache
+from harness.generator import GeneratorError
+from harness.outcomes import Skipped
 from harness.process import ServerProcess, cpu_plan
 from servers import contract
+from tests.conftest import generator_for
 
 FRAMEWORKS = ["aiohttp", "tornado"]
 SHORT_TTL_S = 1.0
-needs_redis = pytest.mark.skipif(cache.redis_missing() is not None, reason=str(cache.redis_missing()))
+needs_redis = pytest.mark.skipif(redis_server.redis_missing() is not None, reason=str(redis_server.redis_missing()))
 
 
 def get(server: ServerProcess, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
@@ -46,9 +50,9 @@ def start(framework: str, *args: str) -> ServerProcess:
 
 @pytest.fixture(scope="module")
 def redis_port():
-    if cache.redis_missing():
-        pytest.skip(cache.redis_missing())
-    with cache.RedisServer() as redis:
+    if redis_server.redis_missing():
+        pytest.skip(redis_server.redis_missing())
+    with redis_server.RedisServer() as redis:
         yield redis.port
 
 
@@ -90,8 +94,8 @@ def test_stampede_on_an_empty_cache_runs_the_backend_once_per_request(framework)
     # neither design coalesces concurrent misses, so each one runs the backend.
     with ServerProcess(framework, extra_args=("--backend-ms", "300", "--cache-ttl", "3600")) as server:
         result = cache.stampede(server, connections=10, repeats=2, json_codec="stdlib", cpus=cpu_plan()[1])
-    assert result["stampede_backend_calls_all"] == [10, 10]
-    assert result["stampede_latency_max_s"] >= result["stampede_latency_p50_s"] > 0
+    assert result.backend_calls_all == [10, 10]
+    assert result.latency_max_s >= result.latency_p50_s > 0
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS + ["baseline"])
@@ -138,14 +142,13 @@ def test_a_304_carries_no_body(framework):
 
 
 def test_generator_measures_304s_and_counts_their_bytes():
-    full = measure.http_get(contract.CACHE_ETAG, 2)
-    conditional = measure.http_get(contract.CACHE_ETAG, 2, if_none_match=True)
+    full = workloads.http_get(contract.CACHE_ETAG, 2)
+    conditional = workloads.http_get(contract.CACHE_ETAG, 2, if_none_match=True)
     sizes = {}
     for workload in (full, conditional):
-        result = measure.compare(workload, ["aiohttp"], rounds=1, window_s=0.2, warmup_s=0.05)
-        summary = result["results"]["aiohttp"]
-        assert summary["ops"] > 0, summary
-        sizes[workload.name] = summary["response_bytes"]
+        summary = compare(workload, ["aiohttp"], Rounds(1, 0.2, 0.05)).result("aiohttp")
+        assert summary.ops > 0, summary
+        sizes[workload.name] = summary.response_bytes
     assert sizes[conditional.name] < sizes[full.name] - len(json.dumps(contract.cache_document()))
 
 
@@ -153,13 +156,10 @@ def test_generator_measures_304s_and_counts_their_bytes():
 def test_generator_fails_loudly_when_a_conditional_get_is_not_304(framework):
     with start(framework, "--cache-ttl", "3600") as server:
         cache.request(server, "POST", contract.CACHE_BUMP)  # the client's tag is for version 0
-        spec = measure.http_get(contract.CACHE_ETAG, 1, if_none_match=True).generator_spec(server, "stdlib", 1)
-        generator = Generator(dict(spec, warmup_s=0.05), [None], 1)
-        try:
+        workload = workloads.http_get(contract.CACHE_ETAG, 1, if_none_match=True)
+        with generator_for(workload, server, warmup_s=0.05) as generator:
             with pytest.raises(GeneratorError, match="status 'HTTP/1.1 200"):
                 generator.wait_ready()
-        finally:
-            generator.close()
 
 
 @needs_redis
@@ -193,9 +193,9 @@ def test_redis_server_retries_on_a_taken_port_and_stops(monkeypatch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        ports = iter([taken.getsockname()[1], cache.free_port()])
-        monkeypatch.setattr(cache, "free_port", lambda: next(ports))
-        with cache.RedisServer() as redis:
+        ports = iter([taken.getsockname()[1], redis_server.free_port()])
+        monkeypatch.setattr(redis_server, "free_port", lambda: next(ports))
+        with redis_server.RedisServer() as redis:
             assert redis.port != taken.getsockname()[1]
             assert redis.process.poll() is None
             with socket.create_connection(("127.0.0.1", redis.port), timeout=5) as sock:
@@ -205,7 +205,7 @@ def test_redis_server_retries_on_a_taken_port_and_stops(monkeypatch):
 
 
 def test_redis_family_is_skipped_with_the_reason_when_redis_server_is_missing(monkeypatch):
-    monkeypatch.setattr(cache.shutil, "which", lambda name: None)
-    result = cache.compare_with_redis(measure.http_get(contract.CACHE_REDIS, 1), ["aiohttp", "tornado"])
-    assert result["results"]["aiohttp"] == {"skipped": cache.redis_missing()}
-    assert "redis-server is not installed" in result["results"]["tornado"]["skipped"]
+    monkeypatch.setattr(redis_server.shutil, "which", lambda name: None)
+    result = redis_server.compare_with_redis(workloads.http_get(contract.CACHE_REDIS, 1), ["aiohttp", "tornado"])
+    assert result.outcomes["aiohttp"] == Skipped(redis_server.redis_missing())
+    assert "redis-server is not installed" in result.outcomes["tornado"].reason

@@ -1,4 +1,4 @@
-"""The harness: server lifecycle, failure paths, generator verification, interleaved runs."""
+"""The harness: server lifecycle, failure paths, generators end to end, interleaved runs."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import time
 
 import pytest
 
-from harness import measure
+from harness import compare, workloads
+from harness.compare import Rounds
+from harness.generator import GeneratorError
+from harness.outcomes import Failed, Skipped, Summary
 from harness.process import ROOT, ServerError, ServerProcess, cpu_plan
 from servers import contract
-from tests.conftest import http, pid_alive
+from tests.conftest import fake_server, generator_for, http, pid_alive
 
-QUICK = {"rounds": 2, "window_s": 0.2, "warmup_s": 0.1}
+QUICK = Rounds(rounds=2, window_s=0.2, warmup_s=0.1)
 
 
 def wait_gone(pid: int, seconds: float = 10) -> bool:
@@ -106,166 +109,72 @@ def test_no_server_outlives_a_sigkilled_parent(tmp_path):
 
 
 def test_compare_counts_verified_replies_for_every_framework():
-    result = measure.compare(measure.ws_echo(32, 4), **QUICK)
-    assert set(result["results"]) == {"baseline", "aiohttp", "tornado", "websockets"}
-    for summary in result["results"].values():
-        assert "error" not in summary, summary
-        assert summary["rounds"] == 2 and summary["ops"] > 0
-        assert summary["seconds_per_op"] > 0 and summary["latency_p99_s"] >= summary["latency_p50_s"] > 0
-        assert 0 < summary["server_cpu_pct"] <= 110
-        assert summary["ratio_to_baseline"] > 0
-    assert result["results"]["baseline"]["ratio_to_baseline"] == 1.0
-    assert result["setup"]["pinned"] == (cpu_plan()[0] is not None)
+    result = compare.compare(workloads.ws_echo(32, 4), rounds=QUICK)
+    assert set(result.outcomes) == {"baseline", "aiohttp", "tornado", "websockets"}
+    for summary in result.outcomes.values():
+        assert isinstance(summary, Summary), summary
+        assert summary.rounds == 2 and summary.ops > 0
+        assert summary.seconds_per_op > 0 and summary.latency_p99_s >= summary.latency_p50_s > 0
+        assert 0 < summary.server_cpu_pct <= 110
+        assert summary.ratio_to_baseline > 0
+        assert summary.response_bytes is None  # only HTTP generators count bytes
+    assert result.outcomes["baseline"].ratio_to_baseline == 1.0
+    assert result.setup["pinned"] == (cpu_plan()[0] is not None)
 
 
 def test_compare_skips_frameworks_without_the_endpoint():
-    result = measure.compare(measure.http_get(contract.JSON, 2), ["baseline", "websockets"], **QUICK)
-    assert result["results"]["websockets"] == {"skipped": "websockets has no HTTP server"}
-    assert result["results"]["baseline"]["ops"] > 0
+    result = compare.compare(workloads.http_get(contract.JSON, 2), ["baseline", "websockets"], QUICK)
+    assert result.outcomes["websockets"] == Skipped("websockets has no HTTP server")
+    assert result.outcomes["baseline"].ops > 0
+    assert result.outcomes["baseline"].response_bytes > len(contract.PLAINTEXT_BODY)
 
 
 def test_a_server_killed_mid_measurement_fails_that_framework_with_the_cause(monkeypatch):
-    real = measure.measure_round
+    real = compare.measure_round
 
     def kill_tornado_in_round_two(contender, window_s):
         if contender.framework == "tornado" and len(contender.rounds) == 1:
             os.kill(contender.server.pid, signal.SIGKILL)
         return real(contender, window_s)
 
-    monkeypatch.setattr(measure, "measure_round", kill_tornado_in_round_two)
+    monkeypatch.setattr(compare, "measure_round", kill_tornado_in_round_two)
     started = time.monotonic()
-    result = measure.compare(measure.ws_echo(32, 4), ["baseline", "tornado"], **QUICK)
+    result = compare.compare(workloads.ws_echo(32, 4), ["baseline", "tornado"], QUICK)
     assert time.monotonic() - started < 60
-    assert "tornado server died" in result["results"]["tornado"]["error"]
-    assert result["results"]["baseline"]["rounds"] == 2
+    assert isinstance(result.outcomes["tornado"], Failed)
+    assert "tornado server died" in result.outcomes["tornado"].cause
+    assert result.outcomes["baseline"].rounds == 2
+    # Without the baseline's counterpart rounds the ratio still pairs what there is.
+    assert result.outcomes["baseline"].ratio_to_baseline == 1.0
 
 
-def test_generator_rejects_a_wrong_echo(tmp_path):
-    fake = tmp_path / "wrong_echo.py"
-    fake.write_text(
-        textwrap.dedent(
-            """
-            import asyncio, sys
-            from servers import ServerOptions, baseline_server, contract
-
-            class Wrong(baseline_server.BaselineProtocol):
-                def on_message(self, opcode, message):
-                    self.transport.write(baseline_server.ws_frame(opcode, message[:-1] + b"?"))
-
-            async def main():
-                server = await asyncio.get_running_loop().create_server(
-                    lambda: Wrong(ServerOptions(), set(), set()), "127.0.0.1", 0)
-                print(contract.ready_line("wrong", server.sockets[0].getsockname()[1], 0), flush=True)
-                await asyncio.sleep(60)
-
-            asyncio.run(main())
-            """
-        )
-    )
-    with ServerProcess("wrong", command=[sys.executable, str(fake)]) as server:
-        spec = measure.ws_echo(32, 2).generator_spec(server, "stdlib", 2)
-        generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
+def test_a_server_dying_mid_window_is_named():
+    with fake_server("die") as server:
+        contender = compare.Contender("fake-die", server=server)
         try:
-            with pytest.raises(measure.GeneratorError, match="wrong echo: sent 32 bytes"):
-                generator.wait_ready()
+            contender.generator = generator_for(workloads.ws_echo(32, 2), server)
+            contender.generator.wait_ready()
+            with pytest.raises(ServerError, match=r"fake-die server died \(exit status 3\)"):
+                compare.measure_round(contender, 1.0)
         finally:
-            generator.close()
+            contender.close()
 
 
-TRUNCATING_SERVER = """
-import asyncio
-from servers import ServerOptions, baseline_server, contract
-
-class Truncating(baseline_server.BaselineProtocol):
-    # Answers with the first bytes of a correct reply, then hangs up.
-    def on_message(self, opcode, message):
-        self.transport.write(baseline_server.ws_frame(opcode, message)[:10])
-        self.transport.close()
-
-    def respond(self, method, path, headers, body):
-        if path != contract.JSON:
-            return super().respond(method, path, headers, body)
-        reply = baseline_server.http_response("200 OK", contract.APPLICATION_JSON, b'{"message": "Hello, World!"}')
-        asyncio.get_running_loop().call_soon(self.transport.close)
-        return reply[:-10]
-
-async def main():
-    def factory():
-        protocol = Truncating(ServerOptions(), set(), set())
-        protocol.fixed_responses = {}  # every GET goes through respond()
-        return protocol
-
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-    print(contract.ready_line("truncating", server.sockets[0].getsockname()[1], 0), flush=True)
-    await asyncio.sleep(60)
-
-asyncio.run(main())
-"""
-
-
+# The generators end to end against a wrong server: parsing is tested byte by byte in
+# test_verify.py; these show each error reaches the measuring process with its cause.
 @pytest.mark.parametrize(
-    ("workload", "message"),
+    ("mode", "workload", "message"),
     [
-        (measure.ws_echo(32, 2), "server dropped a WebSocket connection"),
-        (measure.http_get(contract.JSON, 2), "server closed an HTTP connection"),
+        ("wrong", workloads.ws_echo(64, 2), "wrong echo: sent 64 bytes"),
+        ("wrong", workloads.ws_echo_fragmented(4096, 1024, 1), "wrong echo: sent 4096 bytes"),
+        ("truncate", workloads.ws_echo(32, 2), "server dropped a WebSocket connection"),
+        ("oversized", workloads.ws_echo(32, 2), "payload size exceeding max allowed size, 104857600 > 1056"),
+        ("status", workloads.http_get(contract.JSON, 2), "status 'HTTP/1.1 500"),
+        ("content_type", workloads.http_get(contract.JSON, 2), "content type b'text/html"),
     ],
+    ids=["wrong_echo", "wrong_fragmented_echo", "truncated_frame", "oversized_frame", "http_status", "http_type"],
 )
-def test_generator_rejects_a_truncated_reply(tmp_path, workload, message):
-    assert_generator_fails(tmp_path, TRUNCATING_SERVER, workload, message)
-
-
-def assert_generator_fails(tmp_path, server_source: str, workload, message: str) -> None:
-    """A generator aimed at the fake server ``server_source`` fails with ``message`` during warm-up."""
-    fake = tmp_path / "fake_server.py"
-    fake.write_text(server_source)
-    with ServerProcess("fake", command=[sys.executable, str(fake)]) as server:
-        spec = workload.generator_spec(server, "stdlib", 2)
-        generator = measure.Generator(dict(spec, warmup_s=0.1), [None], 1)
-        try:
-            with pytest.raises(measure.GeneratorError, match=message):
-                generator.wait_ready()
-        finally:
-            generator.close()
-
-
-OVERSIZED_REPLY_SERVER = """
-import asyncio, struct
-from servers import ServerOptions, baseline_server, contract
-
-HUGE = 100 * 2**20
-
-class Oversized(baseline_server.BaselineProtocol):
-    # Answers with a frame or a response announcing 100 MiB, and starts sending them.
-    def on_message(self, opcode, message):
-        self.transport.write(bytes([0x80 | opcode, 127]) + struct.pack("!Q", HUGE) + bytes(2**20))
-
-    def respond(self, method, path, headers, body):
-        if path != contract.JSON:  # the WebSocket handshake
-            return super().respond(method, path, headers, body)
-        head = f"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: {HUGE}\\r\\n\\r\\n"
-        return head.encode() + bytes(2**20)
-
-def factory():
-    protocol = Oversized(ServerOptions(), set(), set())
-    protocol.fixed_responses = {}  # every GET goes through respond()
-    return protocol
-
-async def main():
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-    print(contract.ready_line("oversized", server.sockets[0].getsockname()[1], 0), flush=True)
-    await asyncio.sleep(60)
-
-asyncio.run(main())
-"""
-
-
-@pytest.mark.parametrize(
-    ("workload", "message"),
-    [
-        (measure.ws_echo(32, 2), "payload size exceeding max allowed size, 104857600 > 1056"),
-        (measure.http_get(contract.JSON, 2), "announcing a 104857600-byte body, expected 28 bytes"),
-    ],
-)
-def test_generator_refuses_a_100_MB_reply_from_its_header(tmp_path, workload, message):
-    # Both messages come from the header: the body is neither awaited nor buffered.
-    assert_generator_fails(tmp_path, OVERSIZED_REPLY_SERVER, workload, message)
+def test_generator_fails_with_the_cause(mode, workload, message):
+    with fake_server(mode) as server, generator_for(workload, server, warmup_s=0.1) as generator:
+        with pytest.raises(GeneratorError, match=message):
+            generator.wait_ready()

@@ -1,8 +1,8 @@
-"""HTTP and JSON workloads: response checks, the open-loop scheduler, failure paths.
+"""HTTP and JSON workloads: the generator against a real socket, the open-loop scheduler,
+the in-process clients' checks, documents, codecs and wrk.
 
-A tiny fake server (FAKE_SERVER, run as a child process through ServerProcess) answers
-every request one chosen way, so each check is shown to catch exactly its fault.
-Traffic is small; run under the bench lock like every test that sends traffic.
+tests/fake_server.py answers every request one chosen way, so each client check is shown to
+catch exactly its fault; the generator's own checks are fed bytes in test_verify.py.
 """
 
 from __future__ import annotations
@@ -10,60 +10,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 
 import pytest
 
-from harness import clients, codecs, documents, measure, wrk
-from harness.loadgen import OpenLoopSchedule
+from harness import codecs, documents, workloads, wrk
+from harness.compare import Rounds
+from harness.experiments import clients
+from harness.experiments.open_loop import open_loop
+from harness.generator import Generator
+from harness.loadgen.openloop import Schedule
 from harness.process import ServerProcess
 from servers import contract
-
-FAKE_SERVER = r"""
-import asyncio, json, os, sys
-from servers import contract
-
-MODE = sys.argv[1]
-MESSAGE = json.dumps(contract.JSON_MESSAGE).encode()
-DELAY_S = 0.02
-
-def response(status, content_type, body):
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-    return head.encode() + body
-
-class Fake(asyncio.Protocol):
-    def connection_made(self, transport):
-        self.transport, self.buffer = transport, b""
-
-    def data_received(self, data):
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            head = self.buffer[:end].decode().lower()
-            length = int(head.split("content-length:")[1].split()[0]) if "content-length:" in head else 0
-            if len(self.buffer) < end + 4 + length:
-                return
-            body, self.buffer = self.buffer[end + 4 : end + 4 + length], self.buffer[end + 4 + length :]
-            if MODE == "status":
-                reply = response("500 Internal Server Error", "application/json", MESSAGE)
-            elif MODE == "content_type":
-                reply = response("200 OK", "text/html; charset=UTF-8", body or MESSAGE)
-            elif MODE == "body":
-                reply = response("200 OK", "application/json", MESSAGE.replace(b"!", b"?"))
-            else:  # "ok" and "slow": GET gets the message, POST its body back
-                reply = response("200 OK", "application/json", body or MESSAGE)
-            if MODE == "slow":
-                asyncio.get_running_loop().call_later(DELAY_S, self.transport.write, reply)
-            else:
-                self.transport.write(reply)
-
-async def main():
-    server = await asyncio.get_running_loop().create_server(Fake, "127.0.0.1", 0)
-    print(contract.ready_line("fake", server.sockets[0].getsockname()[1], os.getpid()), flush=True)
-    await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
-FAKE_DELAY_S = 0.02  # DELAY_S in FAKE_SERVER
+from tests import fake_server as fake_module
+from tests.conftest import fake_server as unstarted_fake_server
+from tests.conftest import generator_for
 
 
 @pytest.fixture
@@ -71,7 +31,7 @@ def fake_server():
     started = []
 
     def start(mode: str) -> ServerProcess:
-        server = ServerProcess("fake", command=[sys.executable, "-c", FAKE_SERVER, mode]).start()
+        server = unstarted_fake_server(mode).start()
         started.append(server)
         return server
 
@@ -80,53 +40,31 @@ def fake_server():
         server.stop()
 
 
-def generator_for(server: ServerProcess, workload: measure.Workload, connections: int = 2) -> measure.Generator:
-    spec = workload.generator_spec(server, "stdlib", connections)
-    generator = measure.Generator(dict(spec, warmup_s=0), [None], 1)
+def ready_generator(server: ServerProcess, workload: workloads.Workload) -> Generator:
+    generator = generator_for(workload, server)
     generator.wait_ready()
     return generator
 
 
-# Response checks in the generator: each fault is caught, and a correct server passes.
-@pytest.mark.parametrize(
-    "mode, message",
-    [("status", "status 'HTTP/1.1 500"), ("content_type", "content type b'text/html"), ("body", "wrong body")],
-)
-def test_generator_detects_wrong_responses(fake_server, mode, message):
-    generator = generator_for(fake_server(mode), measure.http_get(contract.JSON, 2))
-    try:
-        with pytest.raises(measure.GeneratorError, match="load generator failed") as failure:
-            generator.window(0.2)
-        assert message in str(failure.value)
-    finally:
-        generator.close()
-
-
 def test_generator_counts_verified_replies_from_a_correct_server(fake_server):
-    generator = generator_for(fake_server("ok"), measure.http_get(contract.JSON, 2))
-    try:
+    with ready_generator(fake_server("ok"), workloads.http_get(contract.JSON, 2)) as generator:
         result = generator.window(0.2)
-    finally:
-        generator.close()
-    assert result["ops"] > 0
-    assert len(result["latencies_us"]) == result["ops"]
+    assert result.ops > 0
+    assert len(result.latencies_us) == result.ops
+    assert result.bytes == result.ops * len(fake_module.response("200 OK", "application/json", fake_module.MESSAGE))
 
 
 def test_large_post_goes_through_a_spec_file_and_is_cleaned_up(fake_server):
-    workload = measure.http_post_json("1MB", connections=1)
-    generator = generator_for(fake_server("ok"), workload, connections=1)
-    spec_files = list(generator.spec_files)
-    try:
+    with ready_generator(fake_server("ok"), workloads.http_post_json("1MB", connections=1)) as generator:
+        spec_files = list(generator.spec_files)
         result = generator.window(0.2)
-    finally:
-        generator.close()
-    assert spec_files and result["ops"] > 0
+    assert spec_files and result.ops > 0
     assert not any(os.path.exists(path) for path in spec_files)
 
 
 # The open-loop scheduler: intended times depend on the rate and start only.
 def test_schedule_gives_intended_times_not_actual_ones():
-    schedule = OpenLoopSchedule(rate=1000, start=10.0, total=5)
+    schedule = Schedule(rate=1000, start=10.0, total=5)
     assert schedule.take_due(9.0) == []
     assert schedule.take_due(10.0) == [10.0]
     # Asked late, it still hands out the times the requests were due, in order.
@@ -141,37 +79,32 @@ def test_schedule_gives_intended_times_not_actual_ones():
 @pytest.mark.parametrize("rate, total", [(0, 10), (-5, 10), (100, -1)])
 def test_schedule_refuses_nonsense(rate, total):
     with pytest.raises(ValueError):
-        OpenLoopSchedule(rate=rate, start=0.0, total=total)
+        Schedule(rate=rate, start=0.0, total=total)
 
 
 def test_open_loop_sends_the_scheduled_count_and_counts_latency_from_intended_times(fake_server):
-    # One connection, a reply every FAKE_DELAY_S at best, requests due twice as often: the
+    # One connection, a reply every DELAY_S at best, requests due twice as often: the
     # queue grows, and the last request cannot complete before all of them were served. A
-    # generator timing from the actual send would report about FAKE_DELAY_S for each.
+    # generator timing from the actual send would report about DELAY_S for each.
     rate, seconds = 100.0, 0.2
     count = round(rate * seconds)
-    generator = generator_for(fake_server("slow"), measure.http_get(contract.JSON, 1), connections=1)
-    try:
+    with ready_generator(fake_server("slow"), workloads.http_get(contract.JSON, 1)) as generator:
         result = generator.window(seconds, rate=rate)
-    finally:
-        generator.close()
-    assert result["ops"] == count
-    assert len(result["schedule_lag_us"]) == count
-    bound_s = count * FAKE_DELAY_S - (count - 1) / rate  # last completion minus last intended time
-    assert max(result["latencies_us"]) / 1e6 >= bound_s * 0.999
+    assert result.ops == count
+    assert len(result.schedule_lag_us) == count
+    bound_s = count * fake_module.DELAY_S - (count - 1) / rate  # last completion minus last intended time
+    assert max(result.latencies_us) / 1e6 >= bound_s * 0.999
 
 
 def test_open_loop_measurement_reports_each_load_fraction():
-    result = measure.open_loop(
-        ["baseline"], connections=4, capacity_rounds=1, window_s=0.2, open_window_s=0.2, warmup_s=0.1
-    )
-    row = result["results"]["baseline"]
-    assert row["capacity_rps"] > 0
-    assert set(row["at"]) == {"0.5", "0.8"}
-    for fraction, at in row["at"].items():
-        assert at["rate_rps"] == pytest.approx(float(fraction) * row["capacity_rps"])
-        assert at["requests"] == max(1, round(at["rate_rps"] * 0.2))
-        assert at["latency_p50_s"] <= at["latency_p99_s"] <= at["latency_p999_s"]
+    result = open_loop(["baseline"], connections=4, capacity=Rounds(1, 0.2, 0.1), open_window_s=0.2)
+    row = result.result("baseline")
+    assert row.capacity_rps > 0
+    assert set(row.at) == {"0.5", "0.8"}
+    for fraction, at in row.at.items():
+        assert at.rate_rps == pytest.approx(float(fraction) * row.capacity_rps)
+        assert at.requests == max(1, round(at.rate_rps * 0.2))
+        assert at.latency_p50_s <= at.latency_p99_s <= at.latency_p999_s
 
 
 # The in-process clients check what they get, like the generator.

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from harness import agreement, measure, stability
+from harness import agreement, compare, stability
+from harness.outcomes import Measurement, Summary
 from harness.process import ServerProcess
-from tests.test_websocket_workloads import fake_server
+from tests.conftest import fake_server
 
 
 def test_node_client_counts_verified_echoes_and_samples_the_server():
@@ -54,7 +55,7 @@ def test_proving_commands_refuse_unknown_names_with_usage_errors(args, message):
 def test_stability_prints_every_run_of_every_framework_and_a_verdict():
     result = subprocess.run(
         [sys.executable, "-m", "harness.stability", "--runs", "2", "--bench", "bench_websocket.EchoText32B"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, measure.QUICK_ENV: "1"},
+        capture_output=True, text=True, timeout=300, env={**os.environ, compare.QUICK_ENV: "1"},
     )  # fmt: skip
     assert result.returncode in (0, 1), result.stderr  # 1 is the verdict "spread above target"
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[3:7]}
@@ -71,17 +72,17 @@ def test_stability_judges_the_ratio_and_shows_host_drift_as_context(monkeypatch,
     # Both runs slowed by 20 % (the host): time per op spreads, the same-round ratio need not.
     baseline_times, runs = iter((5e-6, 6e-6)), iter(aiohttp_ratios)
 
-    def fake_compare(workload, **options):
-        base, ratio = next(baseline_times), next(runs)
-        results = {
-            "baseline": {"seconds_per_op": base, "ratio_to_baseline": 1.0},
-            "aiohttp": {"seconds_per_op": base * ratio, "ratio_to_baseline": ratio},
-        }
-        return {"results": results}
+    def summary(framework: str, seconds_per_op: float, ratio: float) -> Summary:
+        return Summary(framework, "", 7, 1000, seconds_per_op, 0, 1 / seconds_per_op, 99, 50, 0, 0, 0, 0, 0, ratio)
 
-    monkeypatch.setattr(stability.measure, "compare", fake_compare)
+    def fake_compare(workload, rounds):
+        base, ratio = next(baseline_times), next(runs)
+        outcomes = {"baseline": summary("baseline", base, 1.0), "aiohttp": summary("aiohttp", base * ratio, ratio)}
+        return Measurement(workload.name, {}, outcomes)
+
+    monkeypatch.setattr(stability.comparison, "compare", fake_compare)
     assert stability.main(["--runs", "2", "--bench", "bench_websocket.EchoText32B"]) == expected
     out = capsys.readouterr().out
-    ratio_spread = stability.spread(list(aiohttp_ratios))
+    ratio_spread = stability.range_pct(list(aiohttp_ratios))
     assert f"ratio to baseline between runs: {ratio_spread:.1f}%" in out
     assert "the baseline's own: 18.2%" in out  # (6 - 5) / 5.5

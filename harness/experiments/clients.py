@@ -1,4 +1,4 @@
-"""HTTP clients as the workload: here the client is what is measured, so it runs in this
+"""HTTP clients as the workload: the client is what is measured, so it runs in this
 process (pinned to a generator CPU for the measurement) against servers pinned to the
 server CPU.
 
@@ -10,7 +10,7 @@ server CPU.
   (``response.json()``), against each framework's server.
 
 The clients run on the default asyncio loop and without the generators' malloc tuning
-(measure.GENERATOR_ENV): as users run them, like the servers. Every response is checked
+(harness.generator.GENERATOR_ENV): as users run them, like the servers. Every response is checked
 (status, content type, body); the first wrong one ends the measurement with the cause.
 """
 
@@ -18,16 +18,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import importlib.util
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 import servers
 from harness import documents, stats
-from harness.measure import BASELINE_LOOP
+from harness.outcomes import Failed, Measurement, Skipped
 from harness.process import ServerProcess, cpu_plan
+from harness.workloads import BASELINE_LOOP
 from servers import contract
 
 CLIENTS = ("aiohttp", "tornado")
@@ -174,18 +176,65 @@ def pinned(cpu: int | None) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def time_summary(seconds_per_request: list[float], requests: int) -> dict:
-    return {
-        "rounds": len(seconds_per_request),
-        "requests_per_round": requests,
-        "seconds_per_request": stats.median(seconds_per_request),
-        "spread_pct": stats.spread_pct(seconds_per_request),
-        "requests_per_second": 1 / stats.median(seconds_per_request),
-    }
+@dataclass(frozen=True)
+class RequestTimes:
+    """Wall time per verified request over rounds, for one client or one server."""
+
+    name: str  # the client, or the framework whose server answered
+    version: str
+    rounds: int
+    requests_per_round: int
+    seconds_per_request: float  # median over rounds
+    iqr_pct: float
+
+    @property
+    def requests_per_second(self) -> float:
+        return 1 / self.seconds_per_request
+
+    @staticmethod
+    def of(name: str, version: str, seconds_per_request: list[float], requests: int) -> RequestTimes:
+        median = stats.median(seconds_per_request)
+        return RequestTimes(
+            name, version, len(seconds_per_request), requests, median, stats.iqr_pct(seconds_per_request)
+        )
+
+
+@dataclass(frozen=True)
+class ArticleRoundTrips:
+    """The article's JSON loop against one framework's server, with its own figure beside."""
+
+    times: RequestTimes
+    article_seconds_10000: float  # this run's time per request x the article's 10,000
+    article_reported_seconds_10000: float | None
+
+
+def package_version(name: str) -> str:
+    return importlib.metadata.version(name)
 
 
 def missing_client(name: str) -> str | None:
     return None if importlib.util.find_spec(name) else f"{name} is not installed in this environment"
+
+
+async def interleaved_rounds(
+    names: list[str], rounds: int, run: Callable[[str, bool], Awaitable[float]], failed: dict[str, Failed]
+) -> dict[str, list[float]]:
+    """``run(name, warmup)`` for every name, a warm-up round first, then ``rounds`` rounds
+    rotating who goes first; a failure ends that name (recorded in ``failed``) only.
+    Returns each surviving name's seconds per request, one per round."""
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(-1, rounds):
+        alive = [n for n in names if n not in failed]
+        shift = i % len(alive) if alive else 0
+        for name in alive[shift:] + alive[:shift]:
+            try:
+                seconds = await run(name, i < 0)
+            except Exception as exc:  # any failure is this one's result, with its cause
+                failed[name] = Failed(f"{type(exc).__name__}: {exc}")
+                continue
+            if i >= 0:
+                times[name].append(seconds)
+    return {name: t for name, t in times.items() if name not in failed}
 
 
 def compare_clients(
@@ -195,69 +244,55 @@ def compare_clients(
     rounds: int = 3,
     requests: int = 320,
     warmup_requests: int = 64,
-) -> dict:
+) -> Measurement[RequestTimes]:
     """Each client on each (exchange, concurrency) case against the baseline server,
-    interleaved round by round. Returns {"setup", "results": {"<exchange>_c<n>": {client:
-    summary | {"skipped"} | {"error"}}}}."""
+    interleaved round by round: outcomes keyed by ("<exchange>_c<n>", client)."""
     server_cpu, generator_cpus = cpu_plan()
-    available = {name: missing_client(name) for name in clients}
-    results: dict[str, dict] = {f"{e}_c{c}": {} for e, c in cases}
+    outcomes: dict[tuple[str, str], RequestTimes | Skipped | Failed] = {}
+    for name in clients:
+        if reason := missing_client(name):
+            outcomes.update({(f"{e}_c{c}", name): Skipped(reason) for e, c in cases})
+    usable = [name for name in clients if not missing_client(name)]
     with (
         ServerProcess("baseline", loop=BASELINE_LOOP, json_codec=SERVER_CODEC, cpu=server_cpu) as server,
         pinned(generator_cpus[0]),
     ):
 
         async def measure_all() -> None:
-            base_url = server.url("")
-            opened = {}
+            opened = {name: CLIENT_CLASSES[name](server.url("")) for name in usable}
             try:
-                for name in clients:
-                    if available[name] is None:
-                        opened[name] = CLIENT_CLASSES[name](base_url)
-                        await opened[name].open()
+                for client in opened.values():
+                    await client.open()
                 for exchange_name, concurrency in cases:
-                    exchange = exchanges()[exchange_name]
-                    row = results[f"{exchange_name}_c{concurrency}"]
-                    times: dict[str, list[float]] = {name: [] for name in opened}
-                    for name, client in opened.items():  # warm-up: connections, caches
-                        try:
-                            await run_requests(client, exchange, max(warmup_requests, concurrency), concurrency)
-                        except Exception as exc:  # any failure is this client's result, with its cause
-                            row[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                    for i in range(rounds):
-                        names = [n for n in opened if n not in row]
-                        shift = i % len(names) if names else 0
-                        for name in names[shift:] + names[:shift]:
-                            try:
-                                seconds = await run_requests(opened[name], exchange, requests, concurrency)
-                                times[name].append(seconds / requests)
-                            except Exception as exc:  # any failure is this client's result, with its cause
-                                row[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                    for name in clients:
-                        if available[name]:
-                            row[name] = {"skipped": available[name]}
-                        elif name not in row:
-                            row[name] = dict(time_summary(times[name], requests), client=name)
+                    exchange, case = exchanges()[exchange_name], f"{exchange_name}_c{concurrency}"
+
+                    async def run(name: str, warmup: bool, exchange=exchange, concurrency=concurrency) -> float:
+                        count = max(warmup_requests, concurrency) if warmup else requests
+                        return await run_requests(opened[name], exchange, count, concurrency) / count
+
+                    failed: dict[str, Failed] = {}
+                    times = await interleaved_rounds(usable, rounds, run, failed)
+                    outcomes.update({(case, name): failure for name, failure in failed.items()})
+                    for name, per_request in times.items():
+                        outcomes[case, name] = RequestTimes.of(name, package_version(name), per_request, requests)
             finally:
                 for client in opened.values():
                     await client.close()
 
         asyncio.run(measure_all())
         server.check_alive()
-    return {
-        "setup": {
-            "server": "baseline",
-            "server_loop": BASELINE_LOOP,
-            "server_codec": SERVER_CODEC,
-            "client_loop": "asyncio",
-            "malloc_tuned": False,
-            "server_cpu": server_cpu,
-            "client_cpu": generator_cpus[0],
-            "rounds": rounds,
-            "requests": requests,
-        },
-        "results": results,
+    setup = {
+        "server": "baseline",
+        "server_loop": BASELINE_LOOP,
+        "server_codec": SERVER_CODEC,
+        "client_loop": "asyncio",
+        "malloc_tuned": False,
+        "server_cpu": server_cpu,
+        "client_cpu": generator_cpus[0],
+        "rounds": rounds,
+        "requests": requests,
     }
+    return Measurement("http_clients", setup, outcomes)
 
 
 async def article_requests(session, url: str, document: dict, requests: int) -> float:
@@ -280,8 +315,8 @@ def article_json(
     *,
     rounds: int = 3,
     requests: int = 200,
-    loop: str = "asyncio",
-) -> dict:
+    warmup_requests: int = 10,
+) -> Measurement[ArticleRoundTrips]:
     """The article's JSON round trips (its 31 KB document, aiohttp's client encoding and
     decoding with the stdlib json) against each framework's stdlib-codec server, interleaved.
 
@@ -292,57 +327,50 @@ def article_json(
     """
     server_cpu, generator_cpus = cpu_plan()
     document = documents.article_document()
-    results: dict[str, dict] = {}
+    outcomes: dict[str, ArticleRoundTrips | Skipped | Failed] = {}
     started: dict[str, ServerProcess] = {}
+    setup = {
+        "requests_measured": rounds * requests,
+        "fraction_of_article": rounds * requests / ARTICLE_REQUESTS,
+        "document_bytes": documents.encoded_size(document),
+        "client": "aiohttp.ClientSession, asyncio loop, in this process",
+        "server_loop": "asyncio",
+        "server_cpu": server_cpu,
+        "client_cpu": generator_cpus[0],
+    }
     if reason := missing_client("aiohttp"):
-        return {"setup": {}, "results": {name: {"skipped": reason} for name in frameworks}}
+        return Measurement("article_json_round_trip", setup, {name: Skipped(reason) for name in frameworks})
     try:
         for name in frameworks:
             if reason := servers.missing(name):
-                results[name] = {"skipped": reason}
+                outcomes[name] = Skipped(reason)
                 continue
-            server_loop = BASELINE_LOOP if name == "baseline" else loop
+            server_loop = BASELINE_LOOP if name == "baseline" else "asyncio"
             started[name] = ServerProcess(name, loop=server_loop, json_codec="stdlib", cpu=server_cpu).start()
         with pinned(generator_cpus[0]):
 
             async def measure_all() -> dict[str, list[float]]:
                 import aiohttp
 
-                times: dict[str, list[float]] = {name: [] for name in started}
                 async with aiohttp.ClientSession() as session:
-                    for i in range(-1, rounds):  # round -1 warms up
-                        names = [n for n in started if n not in results]
-                        shift = i % len(names) if names else 0
-                        for name in names[shift:] + names[:shift]:
-                            url = started[name].url(contract.JSON_ECHO)
-                            try:
-                                seconds = await article_requests(session, url, document, requests if i >= 0 else 10)
-                            except Exception as exc:  # this server's result, with its cause
-                                results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                                continue
-                            if i >= 0:
-                                times[name].append(seconds / requests)
-                return {name: t for name, t in times.items() if name not in results}
 
+                    async def run(name: str, warmup: bool) -> float:
+                        count = warmup_requests if warmup else requests
+                        url = started[name].url(contract.JSON_ECHO)
+                        return await article_requests(session, url, document, count) / count
+
+                    return await interleaved_rounds(list(started), rounds, run, failed)
+
+            failed: dict[str, Failed] = {}
             times = asyncio.run(measure_all())
+            outcomes.update(failed)
         for name, per_request in times.items():
             started[name].check_alive()
-            summary = dict(time_summary(per_request, requests), framework=name, version=servers.version(name))
-            summary["article_seconds_10000"] = summary["seconds_per_request"] * ARTICLE_REQUESTS
-            summary["article_reported_seconds_10000"] = ARTICLE_SECONDS.get(name)
-            results[name] = summary
+            measured = RequestTimes.of(name, servers.version(name), per_request, requests)
+            outcomes[name] = ArticleRoundTrips(
+                measured, measured.seconds_per_request * ARTICLE_REQUESTS, ARTICLE_SECONDS.get(name)
+            )
     finally:
         for server in started.values():
             server.stop()
-    return {
-        "setup": {
-            "requests_measured": rounds * requests,
-            "fraction_of_article": rounds * requests / ARTICLE_REQUESTS,
-            "document_bytes": documents.encoded_size(document),
-            "client": "aiohttp.ClientSession, asyncio loop, in this process",
-            "server_loop": loop,
-            "server_cpu": server_cpu,
-            "client_cpu": generator_cpus[0],
-        },
-        "results": results,
-    }
+    return Measurement("article_json_round_trip", setup, outcomes)

@@ -1,0 +1,234 @@
+"""Interleaved comparisons: every framework's server and the baseline's run side by side,
+each driven by its own load-generator processes, round after round (A B C A B C ...), so
+host drift hits all of them alike and ratios from one run can be the headline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import servers
+from harness import stats
+from harness.generator import GENERATOR_ENV, Generator, GeneratorError
+from harness.loadspec import Ready, WindowResult
+from harness.outcomes import Failed, Measurement, Skipped, Summary
+from harness.process import ServerError, ServerProcess, cpu_plan
+from harness.workloads import BASELINE_LOOP, Workload
+
+# Set to 1 for a smoke run (tests): one short round, results not meant to be read.
+QUICK_ENV = "BENCH_QUICK"
+
+
+def quick() -> bool:
+    return os.environ.get(QUICK_ENV) == "1"
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """How long to measure: ``rounds`` windows of ``window_s`` after a ``warmup_s`` warm-up."""
+
+    rounds: int = 5
+    window_s: float = 1.0
+    warmup_s: float = 0.5
+
+    def for_this_run(self, fixed_job: bool = False) -> Rounds:
+        """These settings, or one short round in a smoke run (QUICK_ENV). A fixed job keeps
+        its window, which is only its time bound."""
+        if not quick():
+            return self
+        return Rounds(1, self.window_s if fixed_job else min(self.window_s, 0.2), 0.1)
+
+
+DEFAULT_ROUNDS = Rounds()
+
+
+@dataclass
+class Contender:
+    """One framework in a comparison: its server, its generator, its rounds."""
+
+    framework: str
+    server: ServerProcess | None = None
+    generator: Generator | None = None
+    rounds: list[Round] = field(default_factory=list)
+    error: str | None = None
+    skipped: str | None = None
+    ready: Ready = Ready(0.0, 0, 0)
+
+    @property
+    def live(self) -> bool:
+        return self.generator is not None and self.error is None
+
+    def close(self) -> None:
+        if self.generator:
+            self.generator.close()
+        if self.server:
+            self.server.stop()
+
+    def outcome(self, summary: Callable[[Contender], object]) -> object:
+        if self.skipped:
+            return Skipped(self.skipped)
+        if self.error:
+            return Failed(self.error)
+        return summary(self)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One window's counts with the CPU the server and the generator used during it."""
+
+    window: WindowResult
+    server_cpu_pct: float
+    client_cpu_pct: float
+
+    @property
+    def seconds_per_op(self) -> float:
+        return self.window.seconds / self.window.ops
+
+    @property
+    def ops_per_second(self) -> float:
+        return self.window.ops / self.window.seconds
+
+
+def measure_round(contender: Contender, window_s: float, rate: float | None = None) -> Round:
+    """One window on one contender; ServerError naming the server when it died or hung."""
+    server, generator = contender.server, contender.generator
+    cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
+    try:
+        window = generator.window(window_s, rate)
+    except GeneratorError as exc:
+        # A dead server is the real cause: say so. Its sockets close a moment before its
+        # exit status is visible, so give it that moment.
+        try:
+            server.process.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        server.check_alive()
+        raise ServerError(f"{contender.framework}: {exc}") from None
+    wall = time.monotonic() - wall_before
+    server.check_alive()
+    if window.ops == 0:
+        raise ServerError(f"{contender.framework}: no reply completed in a {window_s:g}s window")
+    return Round(
+        window,
+        server_cpu_pct=(server.cpu_seconds() - cpu_before) / wall * 100,
+        client_cpu_pct=window.client_cpu_s / window.seconds * 100 / len(generator.processes),
+    )
+
+
+def summarize(framework: str, rounds: list[Round], ready: Ready, baseline: list[Round] | None) -> Summary:
+    """The statistics of a contender's rounds; the ratio pairs each round with the
+    baseline's round of the same index, so drift between rounds cancels out."""
+    per_op = [r.seconds_per_op for r in rounds]
+    latencies = sorted(x for r in rounds for x in r.window.latencies_us)
+    ratio = None
+    if baseline:
+        ratio = stats.median([r.seconds_per_op / b.seconds_per_op for r, b in zip(rounds, baseline, strict=False)])
+    total_bytes = sum(r.window.bytes for r in rounds)
+    total_ops = sum(r.window.ops for r in rounds)
+    return Summary(
+        framework=framework,
+        version=servers.version(framework),
+        rounds=len(rounds),
+        ops=total_ops,
+        seconds_per_op=stats.median(per_op),
+        iqr_pct=stats.iqr_pct(per_op),
+        ops_per_second=stats.median([r.ops_per_second for r in rounds]),
+        server_cpu_pct=stats.median([r.server_cpu_pct for r in rounds]),
+        client_cpu_pct=stats.median([r.client_cpu_pct for r in rounds]),
+        latency_p50_s=stats.percentile(latencies, 50) / 1e6,
+        latency_p99_s=stats.percentile(latencies, 99) / 1e6,
+        latency_p999_s=stats.percentile(latencies, 99.9) / 1e6,
+        connect_s=ready.connect_s,
+        deflate_connections=ready.deflate_connections + sum(r.window.deflate_connections for r in rounds),
+        ratio_to_baseline=ratio,
+        # counted by HTTP generators only: head and body on the wire
+        response_bytes=total_bytes / total_ops if total_bytes else None,
+    )
+
+
+def setup_record(workload: Workload, **extra: object) -> dict:
+    """How a measurement was set up, kept with its results."""
+    server_cpu, generator_cpus = cpu_plan()
+    return {
+        "workload": workload.name,
+        "loop": workload.loop,
+        "baseline_loop": BASELINE_LOOP,
+        "json_codec": workload.json_codec,
+        "compression": workload.compression,
+        "server_env": workload.server_env,
+        "generator_env": GENERATOR_ENV,
+        "server_cpu": server_cpu,
+        "generator_cpus": generator_cpus,
+        "python": sys.version.split()[0],
+        "pinned": server_cpu is not None,
+        "cpus": os.cpu_count(),
+        **extra,
+    }
+
+
+def start_contenders(workload: Workload, names: list[str], warmup_s: float) -> list[Contender]:
+    """A started server and warmed-up generator per framework (or the reason it has none).
+    Callers must close every contender (try/finally)."""
+    server_cpu, generator_cpus = cpu_plan()
+    processes = workload.generator_processes or len(generator_cpus)
+    contenders = [Contender(name) for name in names]
+    for c in contenders:
+        reason = servers.missing(c.framework) or workload.unsupported(c.framework)
+        if reason:
+            c.skipped = reason
+            continue
+        try:
+            c.server = workload.server(c.framework, server_cpu).start()
+            spec = workload.load_spec(c.server, warmup_s=warmup_s if workload.warmup else 0)
+            c.generator = Generator(spec, generator_cpus, processes)
+            c.ready = c.generator.wait_ready()
+        except (ServerError, GeneratorError) as exc:
+            c.error = str(exc)
+            c.close()
+    return contenders
+
+
+def interleaved(contenders: list[Contender], round_index: int, measure: Callable[[Contender], None]) -> None:
+    """``measure(contender)`` on every live contender, rotating who goes first; a failure
+    ends that contender (its error is kept), not the others."""
+    active = [c for c in contenders if c.live]
+    shift = round_index % len(active) if active else 0
+    for c in active[shift:] + active[:shift]:
+        try:
+            measure(c)
+        except (ServerError, GeneratorError) as exc:
+            c.error = str(exc)
+            c.close()
+
+
+def compare(workload: Workload, frameworks: list[str] | None = None, rounds: Rounds = DEFAULT_ROUNDS) -> Measurement:
+    """Measure ``workload`` on every framework (and the baseline), interleaved: a
+    Measurement whose outcome per framework is a Summary, Skipped or Failed."""
+    run = rounds.for_this_run(fixed_job=not workload.warmup)
+    contenders: list[Contender] = []
+    try:
+        contenders = start_contenders(workload, list(frameworks or servers.FRAMEWORKS), run.warmup_s)
+        for i in range(run.rounds):
+            interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
+    finally:
+        for c in contenders:
+            c.close()
+    baseline = next((c.rounds for c in contenders if c.framework == "baseline" and c.live), None)
+    outcomes = {
+        c.framework: c.outcome(lambda c: summarize(c.framework, c.rounds, c.ready, baseline)) for c in contenders
+    }
+    setup = setup_record(workload, **dataclasses.asdict(run), quick=quick())
+    return Measurement(workload.name, setup, outcomes)
+
+
+def compare_each(
+    workloads: list[Workload], frameworks: list[str] | None = None, rounds: Rounds = DEFAULT_ROUNDS
+) -> dict:
+    """compare() for several workloads, one after another: {workload name: Measurement}."""
+    return {w.name: compare(w, frameworks, rounds) for w in workloads}

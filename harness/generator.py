@@ -1,0 +1,136 @@
+"""The measuring process's side of the load generators: start the processes (one per
+generator CPU), send them commands over their stdin, read their answers, stop them."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+
+from harness.loadspec import GeneratorFailure, LoadSpec, Ready, WindowResult, parse_answer
+from harness.process import MALLOC_ENV, child_env, die_with_parent
+
+GENERATOR_ENV = MALLOC_ENV  # see harness/process.py: servers and generators alike
+READY_TIMEOUT_S = 30.0
+SPEC_ARGV_LIMIT = 64 * 1024  # larger specs (big request bodies) go through a file: argv caps one argument at 128 KiB
+WINDOW_GRACE_S = 15.0  # beyond the window: the generator's own reply timeout plus slack
+STDERR_TAIL = 1500
+
+
+class GeneratorError(RuntimeError):
+    """A generator failed, hung or died; the message says while doing what, and why."""
+
+
+class Generator:
+    """Load-generator processes driving one server, the connections shared out among them."""
+
+    def __init__(self, spec: LoadSpec, cpus: list[int | None], processes: int) -> None:
+        processes = max(1, min(processes, spec.connections))
+        self.processes: list[subprocess.Popen] = []
+        self.stderr: list = []
+        self.shares: list[float] = []  # each process's fraction of the connections (and of an open-loop rate)
+        self.spec_files: list[str] = []
+        for i in range(processes):
+            share = spec.connections // processes + (1 if i < spec.connections % processes else 0)
+            self.shares.append(share / spec.connections)
+            err = tempfile.TemporaryFile()
+            self.stderr.append(err)
+            self.processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "harness.loadgen",
+                        self._argument(dataclasses.replace(spec, connections=share)),
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    env=child_env(GENERATOR_ENV),
+                    preexec_fn=die_with_parent(cpus[i % len(cpus)]),
+                )
+            )
+
+    def _argument(self, spec: LoadSpec) -> str:
+        encoded = spec.to_json()
+        if len(encoded) <= SPEC_ARGV_LIMIT:
+            return encoded
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write(encoded)
+        self.spec_files.append(f.name)
+        return "@" + f.name
+
+    def _read(self, index: int, deadline: float, doing: str) -> Ready | WindowResult:
+        process = self.processes[index]
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            while not selector.select(max(0.0, min(0.5, deadline - time.monotonic()))):
+                if time.monotonic() >= deadline:
+                    raise GeneratorError(f"load generator gave no answer while {doing}")
+        line = process.stdout.readline().decode(errors="replace")
+        try:
+            if not line.strip():
+                raise GeneratorFailure(f"exited with status {process.wait()}")
+            return parse_answer(line)
+        except GeneratorFailure as exc:
+            stderr = self.stderr[index]
+            stderr.seek(0)
+            tail = stderr.read().decode(errors="replace").strip()[-STDERR_TAIL:]
+            raise GeneratorError(
+                f"load generator failed while {doing}: {exc}" + (f"\n{tail}" if tail else "")
+            ) from None
+
+    def _read_all(self, deadline: float, doing: str) -> list:
+        return [self._read(i, deadline, doing) for i in range(len(self.processes))]
+
+    def _command(self, lines: list[str]) -> None:
+        for process, line in zip(self.processes, lines, strict=True):
+            process.stdin.write(f"{line}\n".encode())
+            process.stdin.flush()
+
+    def wait_ready(self) -> Ready:
+        """Wait until every process has connected and warmed up."""
+        return Ready.merge(self._read_all(time.monotonic() + READY_TIMEOUT_S, "connecting and warming up"))
+
+    def window(self, seconds: float, rate: float | None = None) -> WindowResult:
+        """One measurement window on every process at once; merged counts and latencies.
+
+        Closed loop, or open loop at ``rate`` requests/s in total (HTTP only), shared out
+        like the connections.
+        """
+        if rate is None:
+            self._command([f"go {seconds}"] * len(self.processes))
+        else:
+            self._command([f"go {seconds} {rate * share}" for share in self.shares])
+        return WindowResult.merge(self._read_all(time.monotonic() + seconds + WINDOW_GRACE_S, "measuring"))
+
+    def burst(self) -> WindowResult:
+        """Every connection of every process sends one request at once; merged replies."""
+        self._command(["burst"] * len(self.processes))
+        return WindowResult.merge(self._read_all(time.monotonic() + WINDOW_GRACE_S, "bursting"))
+
+    def close(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                try:
+                    process.stdin.write(b"quit\n")
+                    process.stdin.close()
+                    process.wait(timeout=5)
+                except (OSError, subprocess.TimeoutExpired):
+                    process.kill()
+                    process.wait()
+        for err in self.stderr:
+            err.close()
+        for path in self.spec_files:
+            os.unlink(path)
+        self.spec_files = []
+
+    def __enter__(self) -> Generator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
