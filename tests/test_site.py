@@ -18,7 +18,7 @@ from harness import site
 from harness.report import page as frameworks_page
 from harness.report import summary, svg
 from harness.report.assets import ASV_ASSETS
-from harness.report.results import Workload, load_runs
+from harness.report.results import BenchmarkCase, load_runs
 from tests import site_fixtures
 
 
@@ -179,7 +179,7 @@ def test_classes_with_more_parameters_split_into_workloads(tmp_path):
 
 def test_trend_orders_releases_as_versions_with_pre_releases_first():
     releases = ["3.10.11", "3.9.5", "6.1", "3.14.5", "3.9.5rc1"]
-    workload = Workload("bench_http.GetJson", "bench_http.GetJson", (), ("baseline", "aiohttp"))
+    workload = BenchmarkCase("bench_http.GetJson", "bench_http.GetJson", (), ("baseline", "aiohttp"))
     chart = Elements(svg.trend(workload, "aiohttp", {"m": dict.fromkeys(releases, 1e-4)}))
     plotted = [p["data-release"] for p in chart.select("circle", "point")]
     assert plotted == ["3.9.5rc1", "3.9.5", "3.10.11", "3.14.5", "6.1"]

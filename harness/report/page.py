@@ -7,7 +7,7 @@ from pathlib import Path
 from harness.report import svg
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
-from harness.report.results import Run, Workload, latest_runs, release_runs, workloads
+from harness.report.results import BenchmarkCase, Run, latest_runs, release_runs, workloads
 from harness.stats import SATURATED_CPU_PCT
 from servers import release_key
 
@@ -33,7 +33,7 @@ nav a { margin-right: 1em; }
 """
 
 
-def side_by_side_table(run: Run, workload: Workload) -> str:
+def side_by_side_table(run: Run, workload: BenchmarkCase) -> str:
     rows = [
         "<table><thead><tr><th>framework</th><th>ops/s</th><th>time per op</th><th>× baseline</th>"
         "<th>server CPU</th><th>generator CPU</th><th>p99 latency</th><th>bound by</th></tr></thead><tbody>"
@@ -57,7 +57,7 @@ def side_by_side_table(run: Run, workload: Workload) -> str:
     return "\n".join(rows)
 
 
-def trend_table(workload: Workload, framework: str, releases: dict[tuple[str, str, str], Run]) -> str:
+def trend_table(workload: BenchmarkCase, framework: str, releases: dict[tuple[str, str, str], Run]) -> str:
     rows = [
         "<table><thead><tr><th>release</th><th>machine</th><th>time per op</th><th>× baseline</th>"
         "<th>server CPU</th><th>commit</th></tr></thead><tbody>"
@@ -76,7 +76,7 @@ def trend_table(workload: Workload, framework: str, releases: dict[tuple[str, st
     return "\n".join(rows)
 
 
-def _side_by_side_section(found: dict[str, Workload], latest: dict[str, Run]) -> list[str]:
+def _side_by_side_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) -> list[str]:
     out = ['<h2 id="side-by-side">Side by side at the latest releases</h2>']
     if not latest:
         out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
@@ -95,7 +95,7 @@ def _side_by_side_section(found: dict[str, Workload], latest: dict[str, Run]) ->
     return out
 
 
-def _releases_section(found: dict[str, Workload], releases: dict[tuple[str, str, str], Run]) -> list[str]:
+def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str, str, str], Run]) -> list[str]:
     out = ['<h2 id="releases">Across releases</h2>']
     if not releases:
         out.append(

@@ -20,7 +20,7 @@ Values = Mapping[tuple[str, ...], float | None]  # parameter combination -> valu
 
 
 @dataclass(frozen=True)
-class Workload:
+class BenchmarkCase:
     """A benchmark class, or one combination of its non-framework parameters."""
 
     name: str  # the class, e.g. bench_http.GetJson, plus any other parameters
@@ -46,10 +46,10 @@ class Run:
         """Orders runs oldest to newest: by commit date, then by when they ran."""
         return self.date, self.started_at
 
-    def measured(self, workload: Workload) -> bool:
+    def measured(self, workload: BenchmarkCase) -> bool:
         return f"{workload.cls}.track_time_per_op" in self.values
 
-    def value(self, workload: Workload, method: str, framework: str) -> float | None:
+    def value(self, workload: BenchmarkCase, method: str, framework: str) -> float | None:
         """A tracked value; NaN when n/a (skipped, or absent from this run), None when it failed."""
         by_params = self.values.get(f"{workload.cls}.{method}")
         if not by_params:
@@ -143,7 +143,7 @@ def _framework_axis(by_params: Values) -> int:
     return 0
 
 
-def workloads(runs: Iterable[Run]) -> dict[str, Workload]:
+def workloads(runs: Iterable[Run]) -> dict[str, BenchmarkCase]:
     """Benchmark classes found in the results, split by their non-framework parameters."""
     found: dict[str, tuple[str, tuple[str, ...], list[str]]] = {}
     for run in runs:
@@ -157,7 +157,7 @@ def workloads(runs: Iterable[Run]) -> dict[str, Workload]:
                 if combo[axis] not in frameworks:
                     frameworks.append(combo[axis])
     return {
-        label: Workload(label, cls, variant, tuple(frameworks))
+        label: BenchmarkCase(label, cls, variant, tuple(frameworks))
         for label, (cls, variant, frameworks) in sorted(found.items())
     }
 

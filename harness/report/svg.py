@@ -6,7 +6,7 @@ import math
 
 from harness.report.formatting import escape as _e
 from harness.report.formatting import number
-from harness.report.results import BASELINE, Run, Workload, throughput, usable
+from harness.report.results import BASELINE, BenchmarkCase, Run, throughput, usable
 from harness.stats import client_bound
 from servers import release_key
 
@@ -32,7 +32,7 @@ def nice_max(top: float) -> float:
     return 10 * magnitude
 
 
-def side_by_side(run: Run, workload: Workload) -> str:
+def side_by_side(run: Run, workload: BenchmarkCase) -> str:
     """Horizontal throughput bars (1 / time per op), one per framework, baseline first."""
     label_w, bar_w, note_w, row_h = 110, 330, 380, 26
     rows = []
@@ -84,7 +84,7 @@ def side_by_side(run: Run, workload: Workload) -> str:
     return "\n".join(parts)
 
 
-def trend(workload: Workload, framework: str, series: dict[str, dict[str, float | None]]) -> str:
+def trend(workload: BenchmarkCase, framework: str, series: dict[str, dict[str, float | None]]) -> str:
     """Time per op (µs) against the framework's releases, one line per machine (``series``:
     machine -> release -> seconds per op)."""
     # Ties (releases the key cannot tell apart) keep a fixed order, so the page is the same on every run.
