@@ -243,6 +243,19 @@ class ServerProcess:
         tail = self._stderr.read().decode(errors="replace").strip()
         return f"; its stderr ends with:\n{tail}" if tail else "; its stderr is empty"
 
+    def stderr_size(self) -> int:
+        """How many bytes the server has written on stderr so far."""
+        if self._stderr is None or self._stderr.closed:
+            return 0
+        return os.fstat(self._stderr.fileno()).st_size
+
+    def stderr_text(self, start: int = 0) -> str:
+        """What the server wrote on stderr from byte ``start`` on."""
+        if self._stderr is None or self._stderr.closed:
+            return ""
+        self._stderr.seek(start)
+        return self._stderr.read().decode(errors="replace")
+
     def check_alive(self) -> None:
         """Raise ServerError if the server has exited."""
         if self.process is None or self.process.poll() is not None:

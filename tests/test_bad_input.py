@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import socket
 import struct
 from collections.abc import Iterator
@@ -48,12 +47,10 @@ def running() -> Iterator:
 def served_cleanly(server: ServerProcess) -> Iterator[None]:
     """Around one case: afterwards the server answers GET /health, and what it wrote on stderr
     meanwhile has no traceback."""
-    stderr = server._stderr  # ServerProcess keeps the child's stderr in this temporary file
-    start = os.fstat(stderr.fileno()).st_size
+    start = server.stderr_size()
     yield
     assert_healthy(server)
-    stderr.seek(start)
-    written = stderr.read().decode(errors="replace")
+    written = server.stderr_text(start)
     assert "Traceback" not in written, f"{server.framework} wrote a traceback:\n{written}"
 
 
