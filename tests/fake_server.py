@@ -22,26 +22,14 @@ import struct
 import sys
 
 from servers import contract
+from servers.baseline_server import http_response as response
+from servers.baseline_server import ws_frame as frame
 
 MESSAGE = json.dumps(contract.JSON_MESSAGE).encode()
 DELAY_S = 0.02
 DIE_AFTER = 50
 HUGE = 100 * 2**20
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
-
-def response(status: str, content_type: str, body: bytes) -> bytes:
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
-    return head.encode() + body
-
-
-def frame(opcode: int, payload: bytes) -> bytes:
-    n = len(payload)
-    if n < 126:
-        return bytes((0x80 | opcode, n)) + payload
-    if n < 1 << 16:
-        return bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big") + payload
-    return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
 
 
 class Fake(asyncio.Protocol):
