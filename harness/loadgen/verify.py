@@ -50,7 +50,7 @@ class HttpReplies:
         """The wire sizes (head and body) of the replies completed by ``data``, each verified."""
         self.buffer += data
         sizes = []
-        while (size := self._next_reply()) is not None:
+        while self.buffer and (size := self._next_reply()) is not None:  # no search of an empty buffer
             sizes.append(size)
         return sizes
 
