@@ -167,6 +167,7 @@ class ServerProcess:
         ] + (["--compression"] if compression else []) + list(extra_args)
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
+        self.server_pid: int | None = None  # the pid its ready line gave: the server's own process
         self._stderr = None
 
     def __enter__(self) -> ServerProcess:
@@ -231,6 +232,7 @@ class ServerProcess:
                 for line in lines:
                     record = contract.parse_ready_line(line.decode(errors="replace"))
                     if record:
+                        self.server_pid = record.get("pid")
                         return record["port"]
 
     def stderr_tail(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import ipaddress
 import os
 import signal
@@ -19,6 +20,10 @@ from servers import contract
 
 EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_BIND = 2, 3, 4
 STOP_TIMEOUT = 5.0
+# A module imported before the server starts. Only the tests set it: tests/slowed_echo.py
+# adds a known cost to one server's echo path, to prove the cost family and
+# harness.regressions see a 1 % change and name the function that grew.
+PRELOAD_ENV = "BENCH_SERVER_PRELOAD"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -90,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         return fail(EXIT_BIND, f"cannot bind {args.host}:{args.port}: {exc.strerror or exc}")
     sock.setblocking(False)  # Tornado's accept loop expects it; asyncio sets it anyway
+    if os.environ.get(PRELOAD_ENV):
+        importlib.import_module(os.environ[PRELOAD_ENV])
     with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
         runner.run(serve(args, sock))
     return 0
