@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Prepares a checkout: Debian tools the suite drives (wrk, redis-server), the tests need
-# (strace, which watches where traffic goes; chromium and chromedriver for the browser
-# test), npm (for asv's web libraries, fetched once, and for the Node.js client that gives
-# agreement its second opinion), and .venv with the suite, the frameworks (latest
-# releases) and the developer tools. Idempotent.
+# Prepares a checkout: Debian tools the suite drives (wrk, redis-server; valgrind and strace,
+# which count the cost family's instructions and system calls; strace also shows the tests
+# where traffic goes; chromium and chromedriver for the browser tests), npm (for asv's web
+# libraries, fetched once, for the Node.js client that gives agreement its second opinion,
+# and for the speedscope flame-graph viewer), and .venv with the suite, the frameworks
+# (latest releases) and the developer tools. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,8 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 missing=()
 # command:Debian package
-for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm strace:strace; do
+for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm \
+    strace:strace valgrind:valgrind; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -31,7 +33,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[frameworks,dev]"
-# The independent WebSocket client of python -m harness.agreement (Node.js ws, pinned by the lock file).
+# The independent WebSocket client of python -m harness.agreement (Node.js ws) and the
+# flame-graph viewer the site vendors (speedscope), pinned by the lock file.
 npm ci --prefix harness/node --no-audit --no-fund --silent
 # asv's site loads jQuery, flot and bootstrap from CDNs; keep local copies for offline use.
 .venv/bin/python -m harness.site --fetch-assets

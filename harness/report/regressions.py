@@ -1,9 +1,13 @@
-"""The regression check's comparison: which judged values grew beyond a threshold between two runs."""
+"""The regression check's comparisons: which judged values grew beyond a threshold between
+two runs, wall-clock (``compare``) or deterministic cost (``compare_cost``, which also names
+the functions that moved)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from harness.cost.records import CostRecord, diff, record_path
 from harness.report.results import Run
 
 
@@ -37,4 +41,57 @@ def compare(old: Run, new: Run, classes: list[str], metric: str, threshold: floa
             )
     if len(lines) == 1:
         lines.append("(no benchmark has values in both result sets)")
+    return lines, regressed
+
+
+# The cost family (benchmarks/bench_cost.py): deterministic, so judged at a threshold set by
+# its noise (five runs agree within 0.1 %; README, "Cost per operation"), not the host's.
+COST_METRICS = ("track_instructions_per_op", "track_syscalls_per_op")
+COST_THRESHOLD = 0.5  # percent
+MOVERS = 3  # functions named per flagged figure
+
+
+def cost_classes(run: Run) -> list[str]:
+    """The benchmark classes of ``run`` that record instructions per operation."""
+    return sorted(name.rsplit(".", 1)[0] for name in run.values if name.endswith(f".{COST_METRICS[0]}"))
+
+
+def movers(old: Run, new: Run, results_dir: Path, framework: str, case: str, top: int = MOVERS) -> list[str]:
+    """The functions whose instructions per operation changed most between the two runs'
+    profiles of ``framework`` on ``case``, or why they cannot be named."""
+    paths = [record_path(results_dir, r.machine, r.commit, r.env, case, framework) for r in (old, new)]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        return [f"no profile to name functions: {', '.join(missing)} missing"]
+    before, after = (CostRecord.load(p) for p in paths)
+    return [
+        f"{change.key}: {change.old:,.0f} -> {change.new:,.0f} ({change.delta:+,.0f} per op)"
+        for change in diff(before, after)[:top]
+    ]
+
+
+def compare_cost(old: Run, new: Run, results_dir: Path, threshold: float = COST_THRESHOLD) -> tuple[list[str], bool]:
+    """Report lines and whether instructions or system calls per operation grew beyond
+    ``threshold`` percent anywhere; each figure that moved either way names its movers."""
+    lines = [f"{'benchmark':<45} {'framework, case':<40} {'old':>13} {'new':>13} {'change':>8}"]
+    regressed = False
+    for cls in sorted(set(cost_classes(old)) & set(cost_classes(new))):
+        for metric in COST_METRICS:
+            judged_old = finite_values(old, f"{cls}.{metric}")
+            judged_new = finite_values(new, f"{cls}.{metric}")
+            for label in sorted(set(judged_old) & set(judged_new)):
+                before, after = judged_old[label], judged_new[label]
+                change = (after / before - 1) * 100 if before else (math.inf if after else 0.0)
+                flag = ""
+                if change > threshold:
+                    regressed, flag = True, "  MORE"
+                elif change < -threshold:
+                    flag = "  less"
+                name = f"{cls}.{metric.removeprefix('track_')}"
+                lines.append(f"{name:<45} {label:<40} {before:>13,.2f} {after:>13,.2f} {change:>+7.2f}%{flag}")
+                if flag and metric == COST_METRICS[0]:
+                    framework, case = label.split(",", 1)
+                    lines.extend(f"    {line}" for line in movers(old, new, results_dir, framework, case))
+    if len(lines) == 1:
+        lines.append("(no cost figure has values in both result sets)")
     return lines, regressed

@@ -1,0 +1,75 @@
+"""python -m harness.cost: the cost family outside asv, run several times, as a table.
+
+Instructions and system calls per operation for each framework and case, one column per
+run, and the spread between runs: what shows the figures repeat (README, "Cost per
+operation"). ``--cases`` and ``--frameworks`` narrow it; ``--runs`` repeats it; ``--ops``
+changes the window, to show the figure does not depend on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+import servers
+from harness.cost.cases import CASES
+from harness.cost.family import measure_costs
+from harness.cost.records import CostRecord
+from harness.outcomes import Failed, Skipped
+
+
+def spread_pct(values: list[float]) -> float:
+    """(max - min) / min, percent."""
+    return (max(values) - min(values)) / min(values) * 100 if values and min(values) else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--frameworks", nargs="*", default=list(servers.FRAMEWORKS), help="default: all")
+    parser.add_argument("--cases", nargs="*", default=list(CASES), help=f"default: all of {', '.join(CASES)}")
+    parser.add_argument("--runs", type=int, default=1, help="how many times to run the family (default 1)")
+    parser.add_argument("--ops", type=int, help="operations per window for every case (default: each case's own)")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.cases if name not in CASES] + [
+        name for name in args.frameworks if name not in servers.FRAMEWORKS
+    ]
+    if unknown:
+        parser.error(f"unknown case or framework: {', '.join(unknown)}")
+    cases = [CASES[name] for name in args.cases]
+    if args.ops:
+        cases = [dataclasses.replace(case, ops=args.ops) for case in cases]
+    runs = []
+    for number in range(1, args.runs + 1):
+        started = time.monotonic()
+        runs.append(measure_costs(cases, args.frameworks).outcomes)
+        print(f"run {number}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    failed = False
+    header = f"{'framework':<11} {'case':<33} " + " ".join(f"{'run ' + str(i + 1):>13}" for i in range(len(runs)))
+    print(header + f" {'spread':>8} {'syscalls/op':>12}")
+    for framework in args.frameworks:
+        for case in cases:
+            outcomes = [run[framework, case.name] for run in runs]
+            if all(isinstance(o, Skipped) for o in outcomes):
+                continue
+            cells, values, syscalls = [], [], []
+            for outcome in outcomes:
+                if isinstance(outcome, CostRecord):
+                    cells.append(f"{outcome.instructions_per_op:>13,.1f}")
+                    values.append(outcome.instructions_per_op)
+                    syscalls.append(outcome.syscalls_per_op)
+                else:
+                    failed |= isinstance(outcome, Failed)
+                    cells.append(f"{'failed' if isinstance(outcome, Failed) else 'n/a':>13}")
+            calls = "/".join(sorted({f"{s:.2f}" for s in syscalls}))
+            print(f"{framework:<11} {case.name:<33} {' '.join(cells)} {spread_pct(values):>7.3f}% {calls:>12}")
+    for number, run in enumerate(runs, 1):
+        for (framework, case_name), outcome in run.items():
+            if isinstance(outcome, Failed):
+                print(f"run {number}: {framework} {case_name}: {outcome.cause}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The cost family's cases: which workloads are replayed, on how many connections, and how
+many operations each window counts.
+
+Every case is a workload of the catalogue (harness/workloads.py, so its payloads, expected
+replies and server options are the throughput benchmarks' own) on one connection with one
+operation in flight; broadcast alone needs its subscribers. The counts keep each window at
+some tens of millions of instructions, enough for the figures to repeat within 0.1 %
+(README, "Cost per operation") and few enough that the family fits its 6 minutes under
+valgrind: the costliest operations (a 1 MB JSON document) get the fewest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from harness import workloads
+from harness.compare import quick
+from harness.experiments.cache_paths import LONG_TTL_ARGS
+from harness.workloads import Workload
+from servers import contract
+
+SYSCALL_WINDOW_FACTOR = 5
+
+
+@dataclass(frozen=True)
+class CostCase:
+    """One replay: ``warmup_ops`` uncounted operations, then windows of ``ops``."""
+
+    name: str
+    workload: Workload
+    ops: int
+    warmup_ops: int
+
+    def for_this_run(self) -> CostCase:
+        """This case, or a few operations of it in a smoke run (asv --quick, QUICK_ENV)."""
+        return dataclasses.replace(self, ops=min(self.ops, 4), warmup_ops=2) if quick() else self
+
+    @property
+    def in_smoke_run(self) -> bool:
+        """Whether a smoke run measures it: the headline cases and one of each other replay
+        kind on the servers' first configuration. Under valgrind the rest (a 1 MB document
+        costs 450 million instructions an echo, a broadcast 100 handshakes first, the orjson
+        cases a server start of their own) would add minutes to the tests' asv run."""
+        return self.name in SMOKE_CASES
+
+    @property
+    def syscall_ops(self) -> int:
+        """Operations in the system-call window: natively they are cheap, and more of them
+        leave less weight to a call the heap or a timer makes only now and then."""
+        return SYSCALL_WINDOW_FACTOR * self.ops
+
+    @property
+    def needs_redis(self) -> bool:
+        return self.workload.path == contract.CACHE_REDIS
+
+
+def case(name: str, workload: Workload, ops: int) -> CostCase:
+    # Every server runs with the cache's long TTL, so that one server start (per JSON codec)
+    # serves the cached and the other cases alike; the TTL changes nothing elsewhere. The
+    # warm-up takes every lazy first-time path (imports on first use, a cache's first miss,
+    # buffers growing to size) out of the window.
+    return CostCase(name, workload.with_server_args(*LONG_TTL_ARGS), ops, warmup_ops=max(2, ops // 4))
+
+
+def _echo(size: int, size_name: str, ops: int) -> list[CostCase]:
+    return [
+        case(f"ws_echo_{kind}_{size_name}", workloads.ws_echo(size, 1, binary=kind == "binary"), ops)
+        for kind in ("text", "binary")
+    ]
+
+
+def _get(path: str, **options: object) -> Workload:
+    return workloads.http_get(path, 1, **options)
+
+
+# The headline workloads (benchmarks/headline.txt): these run in every release environment too.
+HEADLINE_CASES = (
+    case("ws_echo_text_32B", workloads.ws_echo(32, 1), 200),
+    case("http_get_json", _get(contract.JSON), 200),
+)
+
+WORKLOAD_CASES = (
+    *_echo(32, "32B", 200)[1:],  # the text echo of 32 B is a headline case
+    *_echo(1024, "1KiB", 200),
+    *_echo(64 * 1024, "64KiB", 40),
+    case("ws_handshake", workloads.ws_handshake(1), 40),
+    case("ws_broadcast_32B_to_100", workloads.ws_broadcast(100), 20),
+    case("http_get_plaintext", _get(contract.PLAINTEXT), 200),
+    *(
+        case(
+            f"http_post_json_echo_{size}" + ("_orjson" if codec == "orjson" else ""),
+            workloads.http_post_json(size, 1, json_codec=codec),
+            ops,
+        )
+        for codec in workloads.CODECS
+        for size, ops in (("1KB", 100), ("31KB", 20), ("1MB", 2))
+    ),
+    case("http_get_cache_memory", _get(contract.CACHE_MEMORY), 100),
+    case("http_get_cache_redis", _get(contract.CACHE_REDIS), 100),
+    case("http_get_cache_etag_304", _get(contract.CACHE_ETAG, if_none_match=True), 100),
+    case("http_get_cache_none", _get(contract.CACHE_NONE), 20),
+)
+
+CASES = {c.name: c for c in (*HEADLINE_CASES, *WORKLOAD_CASES)}
+SMOKE_CASES = {"ws_echo_text_32B", "http_get_json", "ws_echo_binary_32B", "ws_handshake", "http_get_cache_memory"}
+
+# The headline throughput workloads (bench_websocket.EchoText32B, bench_http.GetJson), at
+# full load for py-spy's flame graphs: what the instruction counts cannot show.
+FLAMEGRAPH_WORKLOADS = (workloads.ws_echo(32, 100), workloads.http_get(contract.JSON, 64))

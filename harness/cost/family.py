@@ -1,0 +1,193 @@
+"""The cost family's measurement: for each framework, the cases replayed on a native server
+with strace counting system calls, then on the same server under callgrind counting
+instructions, one server start of each kind per server configuration (JSON codec).
+
+A case that fails (a wrong reply, a hung server) fails alone with its cause; a server that
+dies fails the cases it had left. A missing tool makes its figures n/a with the cause.
+Every server, redis-server and strace is stopped before this returns.
+"""
+
+from __future__ import annotations
+
+import platform
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import servers
+from harness.cost import callgrind, quiet, syscalls
+from harness.cost.cases import CostCase
+from harness.cost.records import CostRecord
+from harness.cost.replay import NATIVE_REPLY_TIMEOUT_S, REPLY_TIMEOUT_S, Replay, ReplayError, replay_for
+from harness.loadgen.verify import ReplyError
+from harness.outcomes import Failed, Measurement, Skipped
+from harness.process import ServerError, ServerProcess, cpu_plan
+from harness.redis_server import RedisError, RedisServer, redis_missing
+
+Key = tuple[str, str]  # (framework, case name)
+# What a replay can fail with, other than the server dying.
+CASE_ERRORS = (
+    OSError,
+    ReplyError,
+    ReplayError,
+    callgrind.CallgrindError,
+    syscalls.StraceError,
+    quiet.NeverQuiet,
+    ServerError,
+)
+
+
+def server_config(case: CostCase, framework: str) -> tuple:
+    """Cases with equal configurations share one server start."""
+    server = case.workload.server(framework, None)
+    return tuple(server.command), tuple(sorted(server.env.items()))
+
+
+def server_groups(cases: list[CostCase], framework: str) -> list[list[CostCase]]:
+    """``cases`` by server configuration: each group is measured on one server start natively
+    and one under valgrind."""
+    groups: dict[tuple, list[CostCase]] = {}
+    for case in cases:
+        groups.setdefault(server_config(case, framework), []).append(case)
+    return list(groups.values())
+
+
+def measured_pid(server: ServerProcess) -> int:
+    """The server's own process, as its ready line names it (the process started may be a
+    launcher; under valgrind the two are one)."""
+    return server.server_pid or server.pid
+
+
+def replay(case: CostCase, server: ServerProcess, timeout: float) -> Replay:
+    """The case's replay on ``server``, each operation starting once the server is idle."""
+    pid = measured_pid(server)
+    return replay_for(case.workload.load_spec(server), timeout, settle=lambda: quiet.wait_quiet(pid))
+
+
+def _server(case: CostCase, framework: str, redis_port: int | None, cpu: int | None) -> ServerProcess:
+    workload = case.workload
+    if redis_port is not None:
+        workload = workload.with_server_args("--redis-port", str(redis_port))
+    server = workload.server(framework, cpu)
+    server.env = {**server.env, **callgrind.DETERMINISTIC_ENV}
+    return server
+
+
+class FrameworkRun:
+    """One framework's cases that share a server configuration, on a native server (system
+    calls) and then under callgrind (instructions)."""
+
+    def __init__(self, framework: str, cases: list[CostCase], redis_port: int | None, cpu: int | None) -> None:
+        self.framework = framework
+        self.cases = cases
+        self.redis_port = redis_port
+        self.cpu = cpu
+        self.syscalls: dict[str, dict[str, float] | Failed] = {}
+        self.outcomes: dict[Key, CostRecord | Failed] = {}
+
+    def count_syscalls(self) -> None:
+        with _server(self.cases[0], self.framework, self.redis_port, self.cpu) as server:
+            for case in self.cases:
+                try:
+                    with replay(case, server, NATIVE_REPLY_TIMEOUT_S) as r:
+                        r.run(case.warmup_ops)
+                        self.syscalls[case.name] = syscalls.per_op(measured_pid(server), r.run, case.syscall_ops)
+                except CASE_ERRORS as exc:
+                    self.syscalls[case.name] = self._failure(server, case, "counting system calls", exc)
+
+    def count_instructions(self, unavailable: str, tools: dict[str, str]) -> None:
+        release = servers.version(self.framework)
+        for case in self.cases:
+            if isinstance(self.syscalls.get(case.name), Failed):  # the native run already failed it
+                self.outcomes[self.framework, case.name] = self.syscalls[case.name]
+        if all(key in self.outcomes for key in ((self.framework, case.name) for case in self.cases)):
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
+            server = _server(self.cases[0], self.framework, self.redis_port, self.cpu)
+            server.command = callgrind.command_prefix(Path(tmp)) + server.command
+            server.ready_timeout = callgrind.READY_TIMEOUT_S
+            with server:
+                window = callgrind.Window(measured_pid(server), Path(tmp))
+                window.instrument()
+                for case in self.cases:
+                    key = (self.framework, case.name)
+                    if key in self.outcomes:
+                        continue
+                    counted = self.syscalls.get(case.name, {})
+                    try:
+                        with replay(case, server, REPLY_TIMEOUT_S) as r:
+                            r.run(case.warmup_ops)
+                            window.open()
+                            r.run(case.ops)
+                            dump = window.close()
+                        total, selves = callgrind.read_dump(dump)
+                        dump.unlink()
+                    except CASE_ERRORS as exc:
+                        self.outcomes[key] = self._failure(server, case, "counting instructions", exc)
+                        continue
+                    self.outcomes[key] = CostRecord(
+                        framework=self.framework,
+                        release=release,
+                        case=case.name,
+                        ops=case.ops,
+                        instructions=total,
+                        syscall_ops=case.syscall_ops if not unavailable else 0,
+                        syscalls=counted,
+                        functions=callgrind.profile(selves, case.ops),
+                        profiled=sum(selves.values()),
+                        tool=tools,
+                        syscalls_unavailable=unavailable,
+                    )
+
+    def _failure(self, server: ServerProcess, case: CostCase, doing: str, exc: Exception) -> Failed:
+        try:
+            server.check_alive()
+        except ServerError as died:
+            return Failed(f"{case.name}, {doing}: {died}")
+        return Failed(f"{case.name}, {doing}: {type(exc).__name__}: {exc}")
+
+
+def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measurement[CostRecord]:
+    """Every framework's cost on every case, keyed (framework, case name)."""
+    cases, frameworks = list(cases), list(frameworks)
+    outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
+    missing_valgrind = callgrind.valgrind_missing()
+    missing_strace = syscalls.strace_missing() or ""
+    tools = {"python": platform.python_version()}
+    if not missing_valgrind:
+        tools["valgrind"] = callgrind.valgrind_version()
+    if not missing_strace:
+        tools["strace"] = syscalls.strace_version()
+    server_cpu, _ = cpu_plan()
+    redis: RedisServer | None = None
+    redis_unavailable = redis_missing() if any(c.needs_redis for c in cases) else None
+    try:
+        if any(c.needs_redis for c in cases) and not redis_unavailable:
+            try:
+                redis = RedisServer(cpu=server_cpu).start()
+            except RedisError as exc:
+                redis_unavailable = str(exc)
+        for framework in frameworks:
+            runnable: list[CostCase] = []
+            for case in cases:
+                reason = case.workload.unsupported(framework) or missing_valgrind
+                if case.needs_redis and redis_unavailable:
+                    reason = reason or redis_unavailable
+                if reason:
+                    outcomes[framework, case.name] = Skipped(reason)
+                else:
+                    runnable.append(case)
+            for group in server_groups(runnable, framework):
+                run = FrameworkRun(framework, group, redis.port if redis else None, server_cpu)
+                try:
+                    if not missing_strace:
+                        run.count_syscalls()
+                    run.count_instructions(missing_strace, tools)
+                except (ServerError, callgrind.CallgrindError, OSError) as exc:
+                    for case in group:
+                        run.outcomes.setdefault((framework, case.name), Failed(f"{framework} server: {exc}"))
+                outcomes.update(run.outcomes)
+    finally:
+        if redis is not None:
+            redis.stop()
+    return Measurement("cost", {"tools": tools, "server_cpu": server_cpu}, outcomes)

@@ -1,0 +1,52 @@
+"""Whether a server is idle: its main thread blocked in the event loop's epoll wait.
+
+A replay sends its next operation only once the server has finished everything the last one
+set off (a handler returning, keep-alive bookkeeping, a socket closed). Without this, the next
+request would arrive while the server, fifty times slower under valgrind, is still busy
+with the last, and where it gets picked up would depend on timing: aiohttp's GET /json cost
+moved by 1.5 % between identical runs that way. /proc/<pid>/syscall names the system call a
+thread is blocked in and its arguments, for the price of one read.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+
+# The event loop's waits (asyncio's selector: epoll_wait; libuv, under uvloop: epoll_pwait),
+# by architecture; in both, the fourth field of /proc/<pid>/syscall is the timeout.
+EPOLL_WAITS = {"x86_64": {232, 281}, "aarch64": {22}}
+POLL_S = 0.0002
+QUIET_TIMEOUT_S = 30.0
+
+
+class NeverQuiet(RuntimeError):
+    """The server did not come back to its event loop's wait in time (busy, hung or dead)."""
+
+
+def waiting(pid: int) -> bool:
+    """Whether ``pid``'s main thread is blocked in an epoll wait that may sleep (a zero
+    timeout is a poll between callbacks, not idleness)."""
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            fields = f.read().split()
+    except FileNotFoundError:
+        raise NeverQuiet(f"the server (pid {pid}) has exited") from None
+    if not fields or not fields[0].isdigit():
+        return False  # "running"
+    return int(fields[0]) in EPOLL_WAITS.get(platform.machine(), ()) and int(fields[4], 16) != 0
+
+
+def unsupported() -> str | None:
+    if platform.machine() not in EPOLL_WAITS:
+        return f"no epoll system call numbers known for {platform.machine()} (harness/cost/quiet.py)"
+    return None
+
+
+def wait_quiet(pid: int, timeout: float = QUIET_TIMEOUT_S) -> None:
+    """Return once ``pid`` waits for events; NeverQuiet after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not waiting(pid):
+        if time.monotonic() > deadline:
+            raise NeverQuiet(f"the server (pid {pid}) did not return to its event loop within {timeout:g}s")
+        time.sleep(POLL_S)

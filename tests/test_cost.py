@@ -1,0 +1,250 @@
+"""The cost family (harness/cost): the pieces fed bytes and text by hand, then real servers
+under valgrind on small counts: figures that repeat to the instruction, a 1 % slowdown
+injected into aiohttp's echo path flagged by the regression check with the function that
+grew, and faults (a server that dies or hangs, tools missing) reported with their cause
+and nothing left running."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.cost import callgrind, family, quiet, syscalls
+from harness.cost.cases import CASES
+from harness.cost.family import measure_costs
+from harness.cost.records import CostRecord, FunctionCost, diff, record_path
+from harness.cost.replay import HttpReplay, ReplayError, masked_frame
+from harness.loadgen.verify import ReplyError
+from harness.outcomes import Failed, Skipped
+from harness.report.regressions import compare_cost
+from harness.report.results import Run
+from servers import contract
+from servers.__main__ import PRELOAD_ENV
+from servers.baseline_server import unmask
+from tests.conftest import fake_server, live_children
+from tests.fake_server import DELAY_S as fake_server_delay
+
+ECHO = dataclasses.replace(CASES["ws_echo_text_32B"], ops=60, warmup_ops=15)
+
+
+# --- the pieces, fed by hand ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536])
+def test_masked_frames_unmask_to_the_payload(size):
+    payload = bytes(range(256)) * (size // 256 + 1)
+    frame = masked_frame(0x2, payload[:size])
+    header = 2 + (2 if 126 <= size < 65536 else 8 if size >= 65536 else 0)
+    assert frame[0] == 0x82 and frame[1] & 0x80
+    mask = frame[header : header + 4]
+    assert unmask(mask, frame[header + 4 :]) == payload[:size]
+
+
+DUMP = """\
+# callgrind format
+version: 1
+positions: line
+events: Ir
+summary: 1000
+
+ob=(1) /usr/lib/libpython3.11.so.1.0
+fl=(1) ceval.c
+fn=(1) _PyEval_EvalFrameDefault
+10 300
++2 100
+cob=(2) /usr/lib/libz.so.1
+cfi=(2) crc32.c
+cfn=(2) crc32_z
+calls=4 5
+* 250
+fn=(3) _PyEval_EvalFrameDefault'2
+12 50
+ob=(2)
+fl=(2)
+fn=(2)
+5 250
+fi=(3) inlined.h
+7 50
+fn=(4) never_called_here
+1 250
+"""
+
+
+def test_a_dump_is_read_into_each_function_s_own_instructions(tmp_path):
+    path = tmp_path / "callgrind.out.1"
+    path.write_text(DUMP)
+    total, selves = callgrind.read_dump(path)
+    assert total == 1000
+    # the call's inclusive 250 is not the caller's; recursion levels are one function
+    assert selves == {
+        ("_PyEval_EvalFrameDefault", "libpython3.11.so.1.0"): 450,
+        ("crc32_z", "libz.so.1"): 300,
+        ("never_called_here", "libz.so.1"): 250,
+    }
+    profile = callgrind.profile(selves, ops=10)
+    assert profile[0] == FunctionCost("_PyEval_EvalFrameDefault", "libpython3.11.so.1.0", 45.0)
+
+
+def test_a_dump_without_a_summary_or_that_does_not_add_up_is_refused(tmp_path):
+    path = tmp_path / "callgrind.out.1"
+    path.write_text(DUMP.replace("summary: 1000\n", ""))
+    with pytest.raises(callgrind.CallgrindError, match="no summary"):
+        callgrind.read_dump(path)
+    path.write_text(DUMP.replace("summary: 1000", "summary: 100"))
+    with pytest.raises(callgrind.CallgrindError, match="add up"):
+        callgrind.read_dump(path)
+
+
+STRACE = """\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 49.04    0.000944           2       401           sendto
+ 31.64    0.000609           0       811           epoll_wait
+  0.00    0.000000           0         2         1 accept4
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.001925           1      1214         1 total
+"""
+
+
+def test_strace_s_summary_counts_calls_with_their_errors():
+    assert syscalls.parse_summary(STRACE) == {"sendto": 401, "epoll_wait": 811, "accept4": 2}
+
+
+def record(instructions: int, functions: dict[str, float], **changes) -> CostRecord:
+    fields = dict(
+        framework="aiohttp",
+        release="3.14.5",
+        case="ws_echo_text_32B",
+        ops=100,
+        instructions=instructions,
+        syscall_ops=500,
+        syscalls={"epoll_wait": 2.0, "recvfrom": 1.0, "sendto": 1.0},
+        functions=tuple(FunctionCost(name, "lib.so", per_op) for name, per_op in functions.items()),
+        tool={"valgrind": "valgrind-3.19.0"},
+        profiled=instructions,
+    )
+    return CostRecord(**{**fields, **changes})
+
+
+def test_records_round_trip_and_diffs_put_the_largest_change_first(tmp_path):
+    old = record(7_000_000, {"a": 50_000.0, "b": 15_000.0, "c": 5_000.0})
+    new = record(7_100_000, {"a": 50_100.0, "b": 14_000.0, "d": 1_900.0})
+    path = tmp_path / "r.json"
+    new.dump(path)
+    assert CostRecord.load(path) == new
+    assert new.instructions_per_op == 71_000 and new.syscalls_per_op == 4.0
+    assert [(c.key, c.delta) for c in diff(old, new)] == [
+        ("c (lib.so)", -5_000.0),
+        ("d (lib.so)", 1_900.0),
+        ("b (lib.so)", -1_000.0),
+        ("a (lib.so)", 100.0),
+    ]
+
+
+def test_a_wrong_reply_fails_the_replay_and_a_silent_server_times_out():
+    spec = CASES["http_get_json"].workload.load
+    with fake_server("body") as server:
+        bad = HttpReplay(dataclasses.replace(spec, url=server.url(contract.JSON)))
+        with pytest.raises(ReplyError, match="wrong body"), bad:
+            bad.run(3)
+    with fake_server("slow") as server:
+        slow = HttpReplay(dataclasses.replace(spec, url=server.url(contract.JSON)))
+        slow.timeout = fake_server_delay / 4
+        started = time.monotonic()
+        with pytest.raises(ReplayError, match="no reply"), slow:
+            slow.run(3)
+        assert time.monotonic() - started < 5
+
+
+def test_an_idle_server_is_seen_waiting_in_its_event_loop(start_server):
+    server = start_server("aiohttp")
+    quiet.wait_quiet(server.server_pid, timeout=5)
+    assert quiet.waiting(server.server_pid)
+
+
+# --- real servers under valgrind -----------------------------------------------------------
+
+
+def run_echo(monkeypatch: pytest.MonkeyPatch, preload: str | None = None) -> CostRecord:
+    if preload:
+        monkeypatch.setenv(PRELOAD_ENV, preload)
+    else:
+        monkeypatch.delenv(PRELOAD_ENV, raising=False)
+    measured = measure_costs([ECHO], ["aiohttp"])
+    return measured.result(("aiohttp", ECHO.name))
+
+
+def as_run(commit: str, result: CostRecord, results: Path) -> Run:
+    result.dump(record_path(results, "box", commit, "env", result.case, result.framework))
+    values = {
+        "bench_cost.HeadlineCost.track_instructions_per_op": {("aiohttp", result.case): result.instructions_per_op},
+        "bench_cost.HeadlineCost.track_syscalls_per_op": {("aiohttp", result.case): result.syscalls_per_op},
+    }
+    return Run("box", commit, 0, 0, "env", {}, values)
+
+
+@pytest.fixture(scope="module")
+def echoes() -> dict[str, CostRecord]:
+    """aiohttp's echo twice as it is and once slowed by tests/slowed_echo.py."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return {
+            "first": run_echo(monkeypatch),
+            "second": run_echo(monkeypatch),
+            "slowed": run_echo(monkeypatch, "tests.slowed_echo"),
+        }
+
+
+def test_the_same_replay_costs_the_same_instructions_and_system_calls(echoes):
+    first, second = echoes["first"], echoes["second"]
+    assert first.instructions == second.instructions  # to the instruction
+    assert first.syscalls == second.syscalls
+    assert 40_000 < first.instructions_per_op < 400_000  # a WebSocket echo in Python, not a stub
+    assert {"recvfrom", "sendto"} <= first.syscalls.keys()
+    assert first.functions[0].function == "_PyEval_EvalFrameDefault"
+    assert abs(first.profiled - first.instructions) < 0.05 * first.instructions
+
+
+def test_a_one_percent_slowdown_is_flagged_with_the_function_that_grew(echoes, tmp_path):
+    first, second, slowed = echoes["first"], echoes["second"], echoes["slowed"]
+    assert 1.005 < slowed.instructions_per_op / first.instructions_per_op < 1.03
+    lines, regressed = compare_cost(as_run("a" * 40, first, tmp_path), as_run("b" * 40, slowed, tmp_path), tmp_path)
+    text = "\n".join(lines)
+    assert regressed, text
+    flagged = next(i for i, line in enumerate(lines) if "MORE" in line)
+    assert "instructions_per_op" in lines[flagged]
+    assert any("crc32_z" in line for line in lines[flagged + 1 : flagged + 4]), text
+    unchanged, regressed = compare_cost(as_run("a" * 40, first, tmp_path), as_run("c" * 40, second, tmp_path), tmp_path)
+    assert not regressed and not any("MORE" in line or "less" in line for line in unchanged), unchanged
+
+
+def test_a_server_that_dies_under_valgrind_fails_its_figure_with_the_cause(monkeypatch):
+    monkeypatch.setenv(PRELOAD_ENV, "tests.dying_echo")
+    monkeypatch.setattr(syscalls, "strace_missing", lambda: "not counted in this test")
+    before = {c.pid for c in live_children()}
+    outcome = measure_costs([ECHO], ["aiohttp"]).outcomes["aiohttp", ECHO.name]
+    assert isinstance(outcome, Failed) and "counting instructions" in outcome.cause, outcome
+    assert "died" in outcome.cause and "exit status 3" in outcome.cause
+    assert not [c for c in live_children() if c.pid not in before]
+
+
+def test_a_server_that_hangs_fails_within_the_reply_timeout(monkeypatch):
+    monkeypatch.setenv(PRELOAD_ENV, "tests.hanging_echo")
+    monkeypatch.setattr(family, "NATIVE_REPLY_TIMEOUT_S", 1.0)
+    before = {c.pid for c in live_children()}
+    started = time.monotonic()
+    outcome = measure_costs([ECHO], ["aiohttp"]).outcomes["aiohttp", ECHO.name]
+    assert isinstance(outcome, Failed) and "no reply" in outcome.cause, outcome
+    assert time.monotonic() - started < 10  # failed natively: no valgrind start for nothing
+    assert not [c for c in live_children() if c.pid not in before]
+
+
+def test_missing_tools_make_the_figures_n_a_with_the_cause(monkeypatch):
+    monkeypatch.setattr(callgrind.shutil, "which", lambda tool: None)
+    measured = measure_costs([ECHO, CASES["http_get_json"]], ["aiohttp", "websockets"])
+    assert measured.outcomes["aiohttp", ECHO.name] == Skipped(
+        "valgrind is not installed (Debian: apt-get install valgrind; scripts/setup.sh does)"
+    )
+    assert measured.outcomes["websockets", "http_get_json"] == Skipped("websockets has no HTTP server")
