@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.generator import Generator
@@ -40,6 +41,18 @@ def http(url: str, data: bytes | None = None, headers: dict | None = None) -> tu
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def live_children() -> list[psutil.Process]:
+    """This process's descendants that are still running (zombies excluded)."""
+    live = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                live.append(child)
+        except psutil.NoSuchProcess:  # exited since it was listed
+            pass
+    return live
 
 
 @pytest.fixture
