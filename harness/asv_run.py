@@ -31,6 +31,8 @@ from asv.machine import Machine, MachineCollection
 from asv.repo import get_repo
 from asv.results import Results, get_existing_hashes, get_filename
 
+from harness.cost import store
+
 ASV = [sys.executable, "-m", "asv"]
 OK_STATUSES = ("measured", "kept")
 CAUSE_CHARS = 300  # a cause is one line of a summary; the full output is above it
@@ -334,7 +336,10 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     if created:
         selected = asv_args if not not_created else [*_without_env_options(asv_args), *_env_options(created)]
         sys.stdout.flush()
-        asv_status = subprocess.run([*ASV, "run", "--config", str(config), "--machine", machine, *selected]).returncode
+        # The cost benchmarks save their profiles beside the results of this machine (harness/cost/store.py).
+        env = {**os.environ, store.RESULTS_ENV: str(Path(conf.results_dir).resolve()), store.MACHINE_ENV: machine}
+        command = [*ASV, "run", "--config", str(config), "--machine", machine, *selected]
+        asv_status = subprocess.run(command, env=env).returncode
     installed = {env.name: env.installed_commit_hash for env in envs}
     names = [env.name for env in envs]
     verdicts = judge(Path(conf.results_dir), machine, names, commits, since_ms, not_created, installed, asv_status)

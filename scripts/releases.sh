@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The release history (README.md): the headline benchmarks (benchmarks/headline.txt) in one
-# asv environment per framework release (asv.releases.json), then the site. Extra
-# arguments go to asv run (default: the current commit).
+# The release history (README.md): the headline benchmarks (benchmarks/headline.txt) and
+# their deterministic cost (bench_cost.HeadlineCost) in one asv environment per framework
+# release (asv.releases.json), then the site. Extra arguments go to asv run (default: the
+# current commit).
 #
 # Results are recorded under this host's own asv machine (its hostname, registered in
 # ~/.asv-machine.json if absent). Exit status: 0 when at least one release environment was
@@ -14,4 +15,4 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 headline=$(paste -sd'|' benchmarks/headline.txt)
 measure_and_publish releases "${BENCH_ASV_CONFIG:-asv.releases.json}" --show-stderr --skip-existing-successful \
-    --bench "^(${headline//./\\.})\." "${@:-HEAD^!}"
+    --bench "^(${headline//./\\.}|bench_cost\\.HeadlineCost)\." "${@:-HEAD^!}"

@@ -1,0 +1,115 @@
+"""Deterministic cost per operation (harness/cost, README "Cost per operation"): the
+instructions and system calls a server spends on one verified operation of a fixed replay,
+one operation in flight on one connection. Unlike the wall-clock families, these do not
+move with the host: five runs agree within 0.1 %, so a 1 % change between two releases or
+two commits is the server's own. Larger is worse, as asv assumes.
+
+Each figure comes with a per-function profile and system-call table, saved beside asv's
+results (harness/cost/store.py) for the site's cost view and harness.regressions, which
+name the functions that moved. HeadlineCost runs in every release environment as well
+(benchmarks/headline.txt) and also records a sampled flame graph of each server at full
+load on the headline workloads (py-spy), for the time valgrind cannot see.
+"""
+
+import sys
+
+import servers
+from harness.compare import quick
+from harness.cost import store
+from harness.cost.cases import FLAMEGRAPH_WORKLOADS, HEADLINE_CASES, WORKLOAD_CASES
+from harness.cost.family import measure_costs
+from harness.cost.flamegraph import FlamegraphError, py_spy_missing, record_flamegraph
+from harness.outcomes import Skipped
+from harness.process import ServerError
+from harness.workloads import Workload
+
+from .common import Experiment, tracked
+
+FRAMEWORKS = list(servers.FRAMEWORKS)
+FLAMEGRAPH_SECONDS = 2.0
+SMOKE_FLAMEGRAPH_SECONDS = 1.0
+
+
+class CostComparison(Experiment):
+    """Every framework on ``cases``, measured once per environment in setup_cache."""
+
+    param_names = ["framework", "case"]
+    cases: tuple = ()
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.params = [FRAMEWORKS, [case.name for case in cls.cases]]
+
+    def key(self, framework: str, case: str) -> tuple[str, str]:
+        return framework, case
+
+    def measure(self):
+        chosen = [case.for_this_run() for case in self.cases if case.in_smoke_run or not quick()]
+        measured = measure_costs(chosen, FRAMEWORKS)
+        store.save_records(measured)
+        for case in self.cases:
+            if case.name not in {c.name for c in chosen}:
+                for framework in FRAMEWORKS:
+                    measured.outcomes[framework, case.name] = Skipped("not measured in a smoke run (asv --quick)")
+        return measured
+
+    @tracked("instructions")
+    def track_instructions_per_op(self, cost, framework: str, case: str) -> float:
+        """User-space instructions the server executed per operation (valgrind's count)."""
+        return self.result(cost, framework, case).instructions_per_op
+
+    @tracked("calls")
+    def track_syscalls_per_op(self, cost, framework: str, case: str) -> float:
+        """System calls the server made per operation (strace's count, a native run)."""
+        record = self.result(cost, framework, case)
+        if not record.syscall_ops:
+            raise NotImplementedError(record.syscalls_unavailable)
+        return record.syscalls_per_op
+
+
+class HeadlineCost(CostComparison):
+    """The headline workloads' cost: a 32-byte text echo and GET /json. Also records each
+    server's flame graph at full load on the headline workloads."""
+
+    cases = HEADLINE_CASES
+
+    def setup_cache(self):
+        measured = self.measure()
+        record_flamegraphs()
+        return measured
+
+
+class WorkloadCost(CostComparison):
+    """The other workloads' cost: echo of 32 B to 64 KiB (text and binary), a handshake
+    (open and close), a broadcast to 100 subscribers, GET plaintext, POST JSON echo of 1 KB
+    to 1 MB (stdlib and orjson), the caches (memory, Redis, a 304, none)."""
+
+    cases = WORKLOAD_CASES
+
+    def setup_cache(self):
+        return self.measure()
+
+
+def flamegraph_plan() -> list[tuple[Workload, str]]:
+    """The (workload, framework) pairs HeadlineCost records a flame graph of. A smoke run
+    (asv --quick, QUICK_ENV) proves the wiring on one of them."""
+    plan = [(w, fw) for w in FLAMEGRAPH_WORKLOADS for fw in FRAMEWORKS if not w.unsupported(fw)]
+    return plan[1:2] if quick() else plan  # the second: aiohttp (the baseline comes first)
+
+
+def record_flamegraphs() -> None:
+    """py-spy flame graphs of every server at full load on the headline workloads, saved
+    with the run; a flame graph that cannot be made is reported, not fatal: the figures stand."""
+    reason = py_spy_missing()
+    seconds = SMOKE_FLAMEGRAPH_SECONDS if quick() else FLAMEGRAPH_SECONDS
+    for workload, framework in flamegraph_plan():
+        out = store.flamegraph_file(workload.name, framework)
+        if out is None:
+            continue
+        if reason:
+            print(f"flame graph of {framework} on {workload.name}: {reason}", file=sys.stderr)
+            continue
+        try:
+            record_flamegraph(workload, framework, out, seconds=seconds)
+        except (FlamegraphError, ServerError, OSError) as exc:
+            print(f"flame graph of {framework} on {workload.name} failed: {exc}", file=sys.stderr)
