@@ -1,28 +1,47 @@
-"""The reader's page, written next to asv's site after ``asv publish``.
+"""The reader's pages, written next to asv's site after ``asv publish``.
 
 ``python -m harness.site [--results results] [--html html]`` reads asv's results and
 writes ``html/frameworks.html``: (a) the frameworks side by side per workload at their
 latest releases (the default environment, newest commit per machine) with the generator's
 headroom and the server's saturation, and (b) each workload's trend across the releases
-of each framework (the release environments of asv.releases.json); then it prints the
-terminal summary. ``--fetch-assets`` (run by scripts/setup.sh) packs asv's web libraries
-from the npm registry into .asv-assets/; each publish copies them to html/vendor/ and
-points index.html at them. The work is in harness.report.
+of each framework (the release environments of asv.releases.json); and ``html/cost.html``:
+the cost per operation (instructions, system calls) per case, across releases and at the
+latest, with a profile page per run and a diff page against the previous release (the
+cost records and flame graphs they link are copied under html/cost/, the speedscope viewer
+to html/speedscope/); then it prints the terminal summary. ``--fetch-assets`` (run by
+scripts/setup.sh) packs asv's web libraries from the npm registry into .asv-assets/; each
+publish copies them to html/vendor/ and points index.html at them. The work is in
+harness.report.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
-from harness.report import assets, page, summary
+from harness.process import ROOT
+from harness.report import assets, cost_page, page, speedscope, summary
 from harness.report.results import headline_classes, load_runs
 
 
 def build(results_dir: Path, html_dir: Path, assets_dir: Path = assets.ASSETS_DIR) -> Path:
-    """Write html/frameworks.html, link it from asv's index.html, vendor asv's scripts."""
-    written = page.write(load_runs(results_dir), html_dir)
+    """Write html/frameworks.html and html/cost.html (with its pages), link them from asv's
+    index.html, vendor asv's scripts and the speedscope viewer."""
+    runs = load_runs(results_dir)
+    written = page.write(runs, html_dir)
+    viewer = speedscope.vendor_speedscope(html_dir)
+    if viewer is None:
+        print(
+            "site: the speedscope viewer is not installed (scripts/setup.sh installs it); "
+            "cost pages link flame graphs as speedscope JSON files",
+            file=sys.stderr,
+        )
+    cost_page.write(runs, results_dir, html_dir, viewer=viewer is not None)
+    # cost.html points readers at README's section on the cost numbers; asv's own project link
+    # (asv.conf.json's project_url) is README.md too. A copy keeps the site self-contained.
+    shutil.copyfile(ROOT / "README.md", html_dir / "README.md")
     if not assets.vendor(html_dir, assets_dir):
         print(
             f"site: {assets_dir} lacks asv's web libraries (scripts/setup.sh fetches them); "
@@ -44,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     written = build(args.results, args.html, args.assets)
     print(summary.render(load_runs(args.results), headline_classes()))
-    print(f"site: wrote {written}")
+    print(f"site: wrote {written} and {args.html / cost_page.PAGE}")
 
 
 if __name__ == "__main__":

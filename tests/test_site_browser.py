@@ -1,11 +1,13 @@
-"""The published site in a real browser: asv's graphs and the frameworks page render data
-points in headless Chromium, served over HTTP from a fixture results set (made-up numbers,
+"""The published site in a real browser: asv's graphs, the frameworks page and the cost
+page (a chart point opens its profile page, which opens its flame graph in speedscope)
+render in headless Chromium, served over HTTP from a fixture results set (made-up numbers,
 tests/site_fixtures.py). Screenshots go to the test's temporary folder, or to the folder
 BENCH_ARTIFACTS_DIR names, to keep them. Needs Debian's chromium and
 chromium-driver and asv's web libraries: scripts/setup.sh installs them."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -51,11 +53,11 @@ def _require_tools() -> None:
         pytest.fail("selenium is not installed: run scripts/setup.sh (the dev extra)")
 
 
-@pytest.fixture(scope="module")
-def served_site(tmp_path_factory) -> Iterator[str]:
+@contextlib.contextmanager
+def _serve_site(work: Path, cost: bool = False) -> Iterator[str]:
+    """Publish the fixture results (with the cost family if ``cost``), build the site, serve html/."""
     _require_tools()
-    work = tmp_path_factory.mktemp("site")
-    results, _commits = site_fixtures.make_results(work)
+    results, _commits = site_fixtures.make_results(work, cost=cost)
     publish = site_fixtures.publish(site_fixtures.asv_config(work, work / "repo"))
     assert publish.returncode == 0, publish.stdout + publish.stderr
     site.build(results, work / "html")
@@ -69,6 +71,19 @@ def served_site(tmp_path_factory) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def served_site(tmp_path_factory) -> Iterator[str]:
+    with _serve_site(tmp_path_factory.mktemp("site")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served_cost_site(tmp_path_factory) -> Iterator[str]:
+    # Its own results set: the cost classes would change the asv grid the other tests count.
+    with _serve_site(tmp_path_factory.mktemp("cost-site"), cost=True) as url:
+        yield url
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -168,3 +183,40 @@ def test_frameworks_page_shows_side_by_side_and_trends(served_site, browser, art
         "'svg.trend[data-framework=aiohttp] circle.point')).map(function (c) { return c.dataset.release; });"
     )
     assert releases == ["3.9.5", "3.10.11"] * 2, releases
+
+
+def test_cost_chart_point_opens_its_profile_and_flame_graph(served_cost_site, browser, artifacts):
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{served_cost_site}/cost.html")
+    point = browser.find_element(
+        By.CSS_SELECTOR,
+        'svg.cost-trend[data-case="ws_echo_text_32B"][data-framework="aiohttp"] '
+        'a.point-link circle.point[data-release="3.10.11"]',
+    )
+    _screenshot(browser, artifacts, "cost.png")
+    point.click()  # a real click on the SVG point: its <a> must take the browser to the profile page
+    _wait_for(browser, "return document.querySelector('table.functions') !== null")
+    _screenshot(browser, artifacts, "cost-profile.png")
+    assert browser.current_url.endswith("/virtualenv-py3.11-aiohttp3.10.11/ws_echo_text_32B/aiohttp.html")
+    functions = browser.execute_script(
+        "var t = document.querySelector('table.functions');"
+        "return {framework: t.dataset.framework, rows: Array.from(t.querySelectorAll('tbody tr')).map("
+        "  function (r) { return r.dataset.function; })};"
+    )
+    assert functions["framework"] == "aiohttp"
+    assert len(functions["rows"]) == 40, functions
+    assert site_fixtures.INJECTED in functions["rows"] and "_PyEval_EvalFrameDefault" in functions["rows"]
+    assert "aiohttp 3.10.11" in browser.find_element(By.TAG_NAME, "h1").text
+    flamegraph = browser.find_elements(By.CSS_SELECTOR, "a.flamegraph-link")
+    if not browser.execute_script("return fetch('/speedscope/index.html').then(function (r) { return r.ok; })"):
+        pytest.skip("speedscope is not vendored (harness/node's npm install): the flame-graph viewer is not checked")
+    flamegraph[0].click()
+    # speedscope fetches the profile from the link's #profileURL, then titles the page after it and draws on canvas.
+    title = _wait_for(
+        browser,
+        "return document.querySelector('canvas') && document.title.indexOf('ws_echo_text_32B_c100') >= 0"
+        " ? document.title : null;",
+    )
+    _screenshot(browser, artifacts, "cost-flamegraph.png")
+    assert "speedscope" in title, title

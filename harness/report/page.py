@@ -109,6 +109,8 @@ def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str,
     )
     frameworks_with_releases = sorted({framework for _m, framework, _r in releases})
     for workload in found.values():
+        if not any(run.measured(workload) for run in releases.values()):
+            continue  # no time per op in any release (the cost family has its own page, cost.html)
         out.append(f'<h3 class="workload">{_e(workload.name)}</h3><div class="trends">')
         for framework in frameworks_with_releases:
             if framework not in workload.frameworks:
@@ -133,7 +135,7 @@ def render(runs: list[Run]) -> str:
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
         '<nav><a href="index.html">← asv graphs</a><a href="#side-by-side">Side by side</a>'
-        '<a href="#releases">Across releases</a></nav>',
+        '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
         '<p class="meta">Throughput is 1 / time per op (larger is better). The baseline is a bare asyncio '
         "server: its bar is the load generator's ceiling, and × baseline is how many times slower a framework "
@@ -147,14 +149,14 @@ def render(runs: list[Run]) -> str:
     return "\n".join(out) + "\n"
 
 
-def link_from_index(index: Path) -> None:
-    """Add a nav link to frameworks.html in asv's index.html, once."""
+def link_from_index(index: Path, link: str = NAV_LINK) -> None:
+    """Add a nav entry (``<li id=...>``, by default frameworks.html's) to asv's index.html, once."""
     text = index.read_text()
-    if 'id="nav-li-frameworks"' in text:
+    if link.split(">", 1)[0] in text:
         return
     if NAV_ANCHOR not in text:
         raise RuntimeError(f"{index}: asv's navigation changed; cannot find {NAV_ANCHOR}")
-    index.write_text(text.replace(NAV_ANCHOR, NAV_LINK + "\n\t" + NAV_ANCHOR, 1))
+    index.write_text(text.replace(NAV_ANCHOR, link + "\n\t" + NAV_ANCHOR, 1))
 
 
 def write(runs: list[Run], html_dir: Path) -> Path:
