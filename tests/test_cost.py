@@ -19,12 +19,13 @@ from harness.cost.records import CostRecord, FunctionCost, diff, record_path
 from harness.cost.replay import HttpReplay, ReplayError, masked_frame
 from harness.loadgen.verify import ReplyError
 from harness.outcomes import Failed, Skipped
+from harness.report import cost_time
 from harness.report.regressions import compare_cost
 from harness.report.results import Run
 from servers import contract
 from servers.__main__ import PRELOAD_ENV
 from servers.baseline_server import unmask
-from tests.conftest import fake_server, live_children
+from tests.conftest import fake_server, live_children, pid_alive
 from tests.fake_server import DELAY_S as fake_server_delay
 
 ECHO = dataclasses.replace(CASES["ws_echo_text_32B"], ops=60, warmup_ops=15)
@@ -165,6 +166,19 @@ def test_an_idle_server_is_seen_waiting_in_its_event_loop(start_server):
     assert quiet.waiting(server.server_pid)
 
 
+@pytest.mark.parametrize("framework", ["aiohttp", "tornado"])
+def test_every_replay_kind_runs_verified_against_a_real_server(framework):
+    """Natively, a few operations of every case (the smoke run measures the headline ones only)."""
+    for config in family.server_groups(list(CASES.values()), framework):
+        with family.server_for(config[0], framework, None, None) as server:
+            for case in config:
+                if case.needs_redis:
+                    continue  # tests/test_cache.py covers /cache/redis against a real redis-server
+                with family.replay(case, server, 10.0) as replay:
+                    replay.run(2)
+        assert not pid_alive(server.pid)
+
+
 # --- real servers under valgrind -----------------------------------------------------------
 
 
@@ -248,3 +262,19 @@ def test_missing_tools_make_the_figures_n_a_with_the_cause(monkeypatch):
         "valgrind is not installed (Debian: apt-get install valgrind; scripts/setup.sh does)"
     )
     assert measured.outcomes["websockets", "http_get_json"] == Skipped("websockets has no HTTP server")
+
+
+def test_costs_are_set_beside_their_throughput_twins_where_the_server_was_saturated():
+    cost = "bench_cost.HeadlineCost.track_instructions_per_op"
+    values = {
+        cost: {("aiohttp", "http_get_json"): 250_000.0, ("tornado", "http_get_json"): 890_000.0},
+        "bench_http.GetJson.track_time_per_op": {("aiohttp",): 40e-6, ("tornado",): 160e-6},
+        "bench_http.GetJson.track_server_cpu": {("aiohttp",): 99.0, ("tornado",): 80.0},  # tornado not saturated
+    }
+    run = Run("box", "a" * 40, 0, 0, "env", {}, values)
+    (pair,) = cost_time.pairs(run)
+    assert (pair.framework, pair.case) == ("aiohttp", "http_get_json")
+    assert pair.server_seconds_per_op == pytest.approx(40e-6 * 0.99)
+    assert "1 pairs" in cost_time.render(run)
+    doubled = [cost_time.Pair("x", str(i), 10.0**i, 2e-9 * 10.0**i) for i in range(1, 5)]
+    assert cost_time.log_correlation(doubled) == pytest.approx(1.0)

@@ -3,7 +3,9 @@
 Instructions and system calls per operation for each framework and case, one column per
 run, and the spread between runs: what shows the figures repeat (README, "Cost per
 operation"). ``--cases`` and ``--frameworks`` narrow it; ``--runs`` repeats it; ``--ops``
-changes the window, to show the figure does not depend on it.
+changes the window, to show the figure does not depend on it. ``--against-time RESULTS``
+measures nothing and sets the recorded figures beside their wall-clock twins
+(harness/report/cost_time.py).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import argparse
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 import servers
 from harness.cost.cases import CASES
 from harness.cost.family import measure_costs
 from harness.cost.records import CostRecord
 from harness.outcomes import Failed, Skipped
+from harness.report import cost_time
+from harness.report.results import latest_runs, load_runs
 
 
 def spread_pct(values: list[float]) -> float:
@@ -31,7 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", nargs="*", default=list(CASES), help=f"default: all of {', '.join(CASES)}")
     parser.add_argument("--runs", type=int, default=1, help="how many times to run the family (default 1)")
     parser.add_argument("--ops", type=int, help="operations per window for every case (default: each case's own)")
+    parser.add_argument(
+        "--against-time",
+        type=Path,
+        metavar="RESULTS",
+        help="measure nothing: set each cost figure in asv's RESULTS beside its throughput twin's server CPU per op",
+    )
     args = parser.parse_args(argv)
+    if args.against_time:
+        latest = latest_runs(load_runs(args.against_time))
+        if not latest:
+            parser.error(f"no default-environment results in {args.against_time}")
+        print("\n\n".join(cost_time.render(run) for run in latest.values()))
+        return 0
     unknown = [name for name in args.cases if name not in CASES] + [
         name for name in args.frameworks if name not in servers.FRAMEWORKS
     ]

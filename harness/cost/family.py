@@ -64,7 +64,8 @@ def replay(case: CostCase, server: ServerProcess, timeout: float) -> Replay:
     return replay_for(case.workload.load_spec(server), timeout, settle=lambda: quiet.wait_quiet(pid))
 
 
-def _server(case: CostCase, framework: str, redis_port: int | None, cpu: int | None) -> ServerProcess:
+def server_for(case: CostCase, framework: str, redis_port: int | None, cpu: int | None) -> ServerProcess:
+    """The (unstarted, native) server of ``case``'s configuration, seeded alike in every run."""
     workload = case.workload
     if redis_port is not None:
         workload = workload.with_server_args("--redis-port", str(redis_port))
@@ -86,7 +87,7 @@ class FrameworkRun:
         self.outcomes: dict[Key, CostRecord | Failed] = {}
 
     def count_syscalls(self) -> None:
-        with _server(self.cases[0], self.framework, self.redis_port, self.cpu) as server:
+        with server_for(self.cases[0], self.framework, self.redis_port, self.cpu) as server:
             for case in self.cases:
                 try:
                     with replay(case, server, NATIVE_REPLY_TIMEOUT_S) as r:
@@ -103,7 +104,7 @@ class FrameworkRun:
         if all(key in self.outcomes for key in ((self.framework, case.name) for case in self.cases)):
             return
         with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
-            server = _server(self.cases[0], self.framework, self.redis_port, self.cpu)
+            server = server_for(self.cases[0], self.framework, self.redis_port, self.cpu)
             server.command = callgrind.command_prefix(Path(tmp)) + server.command
             server.ready_timeout = callgrind.READY_TIMEOUT_S
             with server:
