@@ -75,10 +75,25 @@ def cpu_plan() -> tuple[int | None, list[int | None]]:
     return cpus[0], cpus[1:]
 
 
-def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a child of this harness: the suite importable, extras added."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+# What a server measured by its instruction count gets of this process's environment
+# (harness/cost): nothing but the suite on its path and the tests' preload switch. The
+# interpreter copies every variable into os.environ at start, so their number and size shift
+# its heap, and with it the instructions spent probing dicts and sets of objects hashed by
+# address: one extra 5 KB variable moved aiohttp's echo from 70,185 to 70,307 instructions.
+# A shell's, a CI job's or asv's variables must not move a figure.
+MEASURED_ENV_KEEP = ("BENCH_SERVER_PRELOAD",)
+
+
+def child_env(extra: dict[str, str] | None = None, inherit: bool = True) -> dict[str, str]:
+    """The environment for a child of this harness: the suite importable, extras added; with
+    ``inherit`` false, a fixed PATH and PYTHONPATH and of this process's variables only
+    MEASURED_ENV_KEEP."""
+    if inherit:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    else:
+        env = {k: os.environ[k] for k in MEASURED_ENV_KEEP if k in os.environ}
+        env.update(PATH=os.defpath, PYTHONPATH=str(ROOT))
     env.update(extra or {})
     return env
 
@@ -146,9 +161,11 @@ class ServerProcess:
         command: list[str] | None = None,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
+        inherit_env: bool = True,
     ) -> None:
         self.framework = framework
         self.env = MALLOC_ENV if env is None else env  # {}: glibc's defaults
+        self.inherit_env = inherit_env  # False: only MEASURED_ENV_KEEP of this process's variables
         self.cpu = cpu
         self.ready_timeout = ready_timeout
         self.command = command or [
@@ -192,7 +209,7 @@ class ServerProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
-            env=child_env(self.env),
+            env=child_env(self.env, self.inherit_env),
             cwd=ROOT,
             preexec_fn=die_with_parent(self.cpu),
         )

@@ -53,7 +53,7 @@ def command_prefix(out_dir: Path) -> list[str]:
     """What goes before a server's command to run it under callgrind, instrumentation off
     until the first case (start-up runs at the uninstrumented core's speed)."""
     return [
-        "valgrind",
+        shutil.which("valgrind") or "valgrind",  # found here: the server's PATH is a fixed one
         "--tool=callgrind",
         "--instr-atstart=no",
         f"--callgrind-out-file={out_dir / 'callgrind.out'}",

@@ -71,6 +71,7 @@ def server_for(case: CostCase, framework: str, redis_port: int | None, cpu: int 
         workload = workload.with_server_args("--redis-port", str(redis_port))
     server = workload.server(framework, cpu)
     server.env = {**server.env, **callgrind.DETERMINISTIC_ENV}
+    server.inherit_env = False  # the figure must not depend on who runs it (process.MEASURED_ENV_KEEP)
     return server
 
 
