@@ -471,7 +471,7 @@ class CostSite:
                 f'<p class="figures"><b id="instructions-per-op">{total:,.0f}</b> instructions/op · '
                 f'<b id="syscalls-per-op">{number(record.syscalls_per_op, digits=2)}</b> syscalls/op</p>',
                 f'<p class="meta">Instructions over a window of {record.ops:,} verified operations; system calls '
-                f"as the difference between windows of {record.syscall_ops:,} and {2 * record.syscall_ops:,}. "
+                f"over a window of {record.syscall_ops:,} in a native run, less an empty window's. "
                 f"asv tracked {number(point.instructions, digits=0)} instructions/op and "
                 f"{number(point.syscalls, digits=2)} syscalls/op for this run.</p>",
                 "<h2>System calls per op</h2>",
@@ -479,7 +479,11 @@ class CostSite:
                 f"<h2>Top {TOP_FUNCTIONS} functions by self instructions</h2>",
                 '<p class="meta">Instructions each function executed itself (callees excluded) per operation, as '
                 f"valgrind names them; these {len(function_rows)} account for {_percent(shown, total)} of the "
-                "total.</p>",
+                "total. All functions' own counts add up to "
+                f"{_percent(record.profiled / record.ops if record.profiled else total, total)} of it: callgrind "
+                "also charges them for calls that were open when its counters were zeroed (README, "
+                '<a href="' + _href(path, self.html_dir / README_LINK.split("#")[0]) + '#cost-per-operation">'
+                "Cost per operation</a>).</p>",
                 f'<table class="functions" data-framework="{_e(point.framework)}"><thead><tr><th>#</th>'
                 '<th class="fn">function <small>(object)</small></th><th>instructions/op</th><th>% of total</th>'
                 "</tr></thead>"
