@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import servers
 from harness.cost import callgrind, family, quiet, syscalls
 from harness.cost.cases import CASES
 from harness.cost.family import measure_costs
@@ -253,6 +254,13 @@ def test_a_server_that_hangs_fails_within_the_reply_timeout(monkeypatch):
     assert isinstance(outcome, Failed) and "no reply" in outcome.cause, outcome
     assert time.monotonic() - started < 10  # failed natively: no valgrind start for nothing
     assert not [c for c in live_children() if c.pid not in before]
+
+
+def test_a_framework_not_installed_is_n_a_with_the_cause(monkeypatch):
+    reason = "tornado is not installed in this environment"  # as in a release environment of aiohttp
+    monkeypatch.setattr(servers, "missing", lambda name: reason if name == "tornado" else None)
+    outcome = measure_costs([ECHO], ["tornado"]).outcomes["tornado", ECHO.name]
+    assert outcome == Skipped(reason)
 
 
 def test_missing_tools_make_the_figures_n_a_with_the_cause(monkeypatch):
