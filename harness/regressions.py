@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.report.regressions import COST_THRESHOLD, compare, compare_cost, cost_classes
+from harness.report.regressions import COST_THRESHOLD, compare, compare_cost
 from harness.report.results import Run, headline_classes, load_runs, machines, newest_run
 
 
@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"old: {old.commit[:8]} {old.env}\nnew: {new.commit[:8]} {new.env}")
     metric = args.metric or "track_ratio_to_baseline"
     wall_lines, wall_regressed = compare(old, new, args.bench or headline_classes(), metric, args.threshold)
-    if args.metric is None and set(cost_classes(old)) & set(cost_classes(new)):
-        lines, regressed = compare_cost(old, new, args.results, args.cost_threshold)
+    cost_lines, cost_regressed, compared = compare_cost(old, new, args.results, args.cost_threshold)
+    if args.metric is None and (compared or cost_regressed):
+        lines, regressed = cost_lines, cost_regressed
         judged = "instructions and system calls per operation, larger is worse"
         print(f"judged: {judged}, threshold {args.cost_threshold:g}%")
         print("\n".join(lines))

@@ -22,6 +22,7 @@ from benchmarks import bench_cost
 from harness.asv_run import asv_home_env
 from harness.compare import QUICK_ENV
 from harness.cost.family import server_groups
+from harness.cost.records import CostRecord
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 
@@ -53,7 +54,13 @@ def asv_run(tmp_path_factory) -> dict:
         env=env, cwd=work, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     results_file = next((work / "results" / "smoke").glob(f"{commit[:8]}*.json"), None)
-    return {"run": run, "results": json.loads(results_file.read_text()) if results_file else None, "log": start_log}
+    return {
+        "run": run,
+        "results": json.loads(results_file.read_text()) if results_file else None,
+        "log": start_log,
+        "results_dir": work / "results",
+        "commit": commit,
+    }
 
 
 def values(asv_run: dict, name: str) -> list:
@@ -75,6 +82,17 @@ def test_every_framework_is_recorded_where_it_has_the_endpoint(asv_run):
     assert all(isinstance(v, float) and v > 0 for v in http[:3]), http
     # websockets has no HTTP server: asv records a skip (NaN, shown n/a); a failure would be None.
     assert isinstance(http[3], float) and math.isnan(http[3]), http
+
+
+def test_the_cost_family_is_recorded_with_its_profiles(asv_run):
+    # params are [baseline, aiohttp, tornado, websockets] x [ws_echo_text_32B, http_get_json]
+    instructions = values(asv_run, "bench_cost.HeadlineCost.track_instructions_per_op")
+    assert all(isinstance(v, float) and v > 1000 for v in instructions[:7]), instructions
+    assert math.isnan(instructions[7]), instructions  # websockets serves no HTTP: n/a
+    # Beside the results: asv's run gives the commit and environment (harness/cost/store.py).
+    records = list((asv_run["results_dir"] / "profiles").glob(f"*/{asv_run['commit']}/*/ws_echo_text_32B/aiohttp.json"))
+    assert len(records) == 1, list((asv_run["results_dir"] / "profiles").rglob("*"))[:20]
+    assert CostRecord.load(records[0]).functions
 
 
 def cost_family_starts(cls: type) -> collections.Counter:

@@ -225,14 +225,24 @@ def test_the_same_replay_costs_the_same_instructions_and_system_calls(echoes):
 def test_a_one_percent_slowdown_is_flagged_with_the_function_that_grew(echoes, tmp_path):
     first, second, slowed = echoes["first"], echoes["second"], echoes["slowed"]
     assert 1.005 < slowed.instructions_per_op / first.instructions_per_op < 1.03
-    lines, regressed = compare_cost(as_run("a" * 40, first, tmp_path), as_run("b" * 40, slowed, tmp_path), tmp_path)
+    lines, regressed, _ = compare_cost(as_run("a" * 40, first, tmp_path), as_run("b" * 40, slowed, tmp_path), tmp_path)
     text = "\n".join(lines)
     assert regressed, text
     flagged = next(i for i, line in enumerate(lines) if "MORE" in line)
     assert "instructions_per_op" in lines[flagged]
     assert any("crc32_z" in line for line in lines[flagged + 1 : flagged + 4]), text
-    unchanged, regressed = compare_cost(as_run("a" * 40, first, tmp_path), as_run("c" * 40, second, tmp_path), tmp_path)
+    unchanged, regressed, _ = compare_cost(
+        as_run("a" * 40, first, tmp_path), as_run("c" * 40, second, tmp_path), tmp_path
+    )
     assert not regressed and not any("MORE" in line or "less" in line for line in unchanged), unchanged
+
+
+def test_a_figure_that_failed_where_it_was_measured_before_is_a_regression(echoes, tmp_path):
+    old = as_run("a" * 40, echoes["first"], tmp_path)
+    values = {name: {combo: None for combo in by_params} for name, by_params in old.values.items()}
+    lines, regressed, compared = compare_cost(old, Run("box", "d" * 40, 0, 0, "env", {}, values), tmp_path)
+    assert regressed and compared == 0
+    assert any("FAILED" in line and "ws_echo_text_32B" in line for line in lines), lines
 
 
 def test_a_server_that_dies_under_valgrind_fails_its_figure_with_the_cause(monkeypatch):

@@ -24,6 +24,7 @@ from harness.cost.quiet import wait_quiet
 from harness.cost.records import FunctionCost
 
 VGDB_TIMEOUT_S = 30.0
+DUMP_NAME = "callgrind.out"  # callgrind appends .1, .2, ... for each dump
 # Under valgrind a server starts in 5-10 s (imports run at a fiftieth of native speed).
 READY_TIMEOUT_S = 90.0
 # Functions below this share of the window are left out of a saved profile (they only add
@@ -49,22 +50,25 @@ def valgrind_version() -> str:
     return subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def vgdb_prefix(out_dir: Path) -> str:
+    # Where valgrind's gdbserver and vgdb meet (FIFOs). Both are told: the measured server's
+    # environment has no TMPDIR (process.MEASURED_ENV_KEEP), this process's may.
+    return str(out_dir / "vgdb-pipe")
+
+
 def command_prefix(out_dir: Path) -> list[str]:
     """What goes before a server's command to run it under callgrind, instrumentation off
-    until the first case (start-up runs at the uninstrumented core's speed)."""
+    until the first case (start-up runs at the uninstrumented core's speed). Callgrind
+    replaces no malloc: glibc's, with the suite's settings, is what is measured."""
     return [
         shutil.which("valgrind") or "valgrind",  # found here: the server's PATH is a fixed one
         "--tool=callgrind",
         "--instr-atstart=no",
-        f"--callgrind-out-file={out_dir / 'callgrind.out'}",
-        "--vgdb=yes",  # callgrind replaces no malloc: glibc's, with the suite's settings, is measured
+        f"--callgrind-out-file={out_dir / DUMP_NAME}",
+        "--vgdb=yes",
+        f"--vgdb-prefix={vgdb_prefix(out_dir)}",
         "--quiet",
     ]
-
-
-# The environment a measured server runs with: str hashes seeded alike in every run, so
-# dict and set layouts (and the instructions spent probing them) repeat.
-DETERMINISTIC_ENV = {"PYTHONHASHSEED": "0"}
 
 
 class Window:
@@ -73,12 +77,11 @@ class Window:
     def __init__(self, pid: int, out_dir: Path) -> None:
         self.pid = pid
         self.out_dir = out_dir
-        self.dumps = 0
 
     def command(self, *words: str) -> str:
         try:
             done = subprocess.run(
-                ["vgdb", f"--pid={self.pid}", *words],
+                ["vgdb", f"--pid={self.pid}", f"--vgdb-prefix={vgdb_prefix(self.out_dir)}", *words],
                 capture_output=True,
                 text=True,
                 timeout=VGDB_TIMEOUT_S,
@@ -90,21 +93,26 @@ class Window:
         return done.stdout
 
     def instrument(self) -> None:
+        """Start instrumenting (once, before the first case's warm-up)."""
         self.command("instrumentation", "on")
 
     def open(self) -> None:
+        """Open a window, once the server is idle: zero the counters."""
         wait_quiet(self.pid)
         self.command("zero")
 
     def close(self) -> Path:
-        """Stop counting, once the server is idle: dump the window; the dump's path."""
+        """Close the window, once the server is idle: dump the counters since ``open``; the
+        dump's path. Dumps left by a window that failed are removed first, so the one dump
+        found afterwards is this window's."""
         wait_quiet(self.pid)
+        for stale in self.out_dir.glob(f"{DUMP_NAME}.*"):
+            stale.unlink()
         self.command("dump")
-        self.dumps += 1
-        path = self.out_dir / f"callgrind.out.{self.dumps}"
-        if not path.is_file():
-            raise CallgrindError(f"callgrind wrote no {path.name} after a dump")
-        return path
+        dumps = list(self.out_dir.glob(f"{DUMP_NAME}.*"))
+        if len(dumps) != 1:
+            raise CallgrindError(f"callgrind wrote {len(dumps)} dumps for one window: {sorted(d.name for d in dumps)}")
+        return dumps[0]
 
 
 def read_dump(path: Path) -> tuple[int, dict[tuple[str, str], int]]:

@@ -1,9 +1,10 @@
 """The cost family's measurement: for each framework, the cases replayed on a native server
 with strace counting system calls, then on the same server under callgrind counting
-instructions, one server start of each kind per server configuration (JSON codec).
+instructions, one server start of each kind per server configuration (JSON codec; Redis).
 
-A case that fails (a wrong reply, a hung server) fails alone with its cause; a server that
-dies fails the cases it had left. A missing tool makes its figures n/a with the cause.
+A case that fails (a wrong reply) fails alone with its cause; a server that dies or hangs
+fails the cases it had left at once, naming the case where it happened. A missing tool
+makes its figures n/a with the cause; strace refused (no ptrace) leaves the instructions.
 Every server, redis-server and strace is stopped before this returns.
 """
 
@@ -37,10 +38,16 @@ CASE_ERRORS = (
 )
 
 
+# The environment a measured server runs with: str hashes seeded alike in every run, so
+# dict and set layouts (and the instructions spent probing them) repeat.
+DETERMINISTIC_ENV = {"PYTHONHASHSEED": "0"}
+
+
 def server_config(case: CostCase, framework: str) -> tuple:
-    """Cases with equal configurations share one server start."""
+    """Cases with equal configurations share one server start. Only the Redis case's server
+    is told where Redis is: an extra argument would shift every other case's figures."""
     server = case.workload.server(framework, None)
-    return tuple(server.command), tuple(sorted(server.env.items()))
+    return tuple(server.command), tuple(sorted(server.env.items())), case.needs_redis
 
 
 def server_groups(cases: list[CostCase], framework: str) -> list[list[CostCase]]:
@@ -67,10 +74,10 @@ def replay(case: CostCase, server: ServerProcess, timeout: float) -> Replay:
 def server_for(case: CostCase, framework: str, redis_port: int | None, cpu: int | None) -> ServerProcess:
     """The (unstarted, native) server of ``case``'s configuration, seeded alike in every run."""
     workload = case.workload
-    if redis_port is not None:
+    if case.needs_redis and redis_port is not None:
         workload = workload.with_server_args("--redis-port", str(redis_port))
     server = workload.server(framework, cpu)
-    server.env = {**server.env, **callgrind.DETERMINISTIC_ENV}
+    server.env = {**server.env, **DETERMINISTIC_ENV}
     server.inherit_env = False  # the figure must not depend on who runs it (process.MEASURED_ENV_KEEP)
     return server
 
@@ -86,16 +93,26 @@ class FrameworkRun:
         self.cpu = cpu
         self.syscalls: dict[str, dict[str, float] | Failed] = {}
         self.outcomes: dict[Key, CostRecord | Failed] = {}
+        self.stuck: str = ""  # the failure that ended the current server's usefulness, if any
 
-    def count_syscalls(self) -> None:
+    def count_syscalls(self) -> str:
+        """Count each case's system calls; returns why none could be counted ("" if they were)."""
+        self.stuck = ""
         with server_for(self.cases[0], self.framework, self.redis_port, self.cpu) as server:
             for case in self.cases:
+                if self.stuck:
+                    self.syscalls[case.name] = Failed(f"{case.name}: not measured: {self.stuck}")
+                    continue
                 try:
                     with replay(case, server, NATIVE_REPLY_TIMEOUT_S) as r:
                         r.run(case.warmup_ops)
                         self.syscalls[case.name] = syscalls.per_op(measured_pid(server), r.run, case.syscall_ops)
+                except syscalls.AttachRefused as exc:
+                    self.syscalls.clear()
+                    return f"{exc}; {syscalls.PTRACE_HINT}"
                 except CASE_ERRORS as exc:
                     self.syscalls[case.name] = self._failure(server, case, "counting system calls", exc)
+        return ""
 
     def count_instructions(self, unavailable: str, tools: dict[str, str]) -> None:
         release = servers.version(self.framework)
@@ -104,6 +121,7 @@ class FrameworkRun:
                 self.outcomes[self.framework, case.name] = self.syscalls[case.name]
         if all(key in self.outcomes for key in ((self.framework, case.name) for case in self.cases)):
             return
+        self.stuck = ""
         with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
             server = server_for(self.cases[0], self.framework, self.redis_port, self.cpu)
             server.command = callgrind.command_prefix(Path(tmp)) + server.command
@@ -114,6 +132,9 @@ class FrameworkRun:
                 for case in self.cases:
                     key = (self.framework, case.name)
                     if key in self.outcomes:
+                        continue
+                    if self.stuck:
+                        self.outcomes[key] = Failed(f"{case.name}: not measured: {self.stuck}")
                         continue
                     counted = self.syscalls.get(case.name, {})
                     try:
@@ -142,10 +163,15 @@ class FrameworkRun:
                     )
 
     def _failure(self, server: ServerProcess, case: CostCase, doing: str, exc: Exception) -> Failed:
+        """The case's failure; a server that died or hung fails the cases after it at once
+        (each would wait out its timeouts on it)."""
         try:
             server.check_alive()
         except ServerError as died:
+            self.stuck = f"the server died during {case.name}"
             return Failed(f"{case.name}, {doing}: {died}")
+        if isinstance(exc, quiet.NeverQuiet) or (isinstance(exc, ReplayError) and "no reply" in str(exc)):
+            self.stuck = f"the server hung during {case.name}"
         return Failed(f"{case.name}, {doing}: {type(exc).__name__}: {exc}")
 
 
@@ -153,7 +179,7 @@ def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measu
     """Every framework's cost on every case, keyed (framework, case name)."""
     cases, frameworks = list(cases), list(frameworks)
     outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
-    missing_valgrind = callgrind.valgrind_missing()
+    missing_valgrind = callgrind.valgrind_missing() or quiet.unsupported()
     missing_strace = syscalls.strace_missing() or ""
     tools = {"python": platform.python_version()}
     if not missing_valgrind:
@@ -182,9 +208,8 @@ def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measu
             for group in server_groups(runnable, framework):
                 run = FrameworkRun(framework, group, redis.port if redis else None, server_cpu)
                 try:
-                    if not missing_strace:
-                        run.count_syscalls()
-                    run.count_instructions(missing_strace, tools)
+                    refused = "" if missing_strace else run.count_syscalls()
+                    run.count_instructions(missing_strace or refused, tools)
                 except (ServerError, callgrind.CallgrindError, OSError) as exc:
                     for case in group:
                         run.outcomes.setdefault((framework, case.name), Failed(f"{framework} server: {exc}"))

@@ -28,10 +28,14 @@ def waiting(pid: int) -> bool:
     """Whether ``pid``'s main thread is blocked in an epoll wait that may sleep (a zero
     timeout is a poll between callbacks, not idleness)."""
     try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
         with open(f"/proc/{pid}/syscall") as f:
             fields = f.read().split()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         raise NeverQuiet(f"the server (pid {pid}) has exited") from None
+    if state in (b"Z", b"X"):  # exited, not yet reaped by the harness
+        raise NeverQuiet(f"the server (pid {pid}) has exited")
     if not fields or not fields[0].isdigit():
         return False  # "running"
     return int(fields[0]) in EPOLL_WAITS.get(platform.machine(), ()) and int(fields[4], 16) != 0

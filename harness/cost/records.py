@@ -64,7 +64,7 @@ class CostRecord:
         data["functions"] = [[f.function, f.obj, round(f.per_op, 3)] for f in self.functions]
         data["schema"] = SCHEMA
         data["instructions_per_op"] = self.instructions_per_op
-        data["syscalls_per_op"] = self.syscalls_per_op
+        data["syscalls_per_op"] = self.syscalls_per_op if self.syscall_ops else None  # JSON has no NaN
         return json.dumps(data, indent=1, sort_keys=True)
 
     @staticmethod

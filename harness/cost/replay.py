@@ -32,8 +32,8 @@ MASK = bytes((0x37, 0xFA, 0x21, 0x3D))
 # The fixed Sec-WebSocket-Key of every handshake, for the same reason.
 WS_KEY = base64.b64encode(b"cost-replay-key!").decode()
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-# A server registers a broadcast subscriber just after answering its handshake: let the
-# last registrations land (slowly, under valgrind) before the first message.
+# A server registers a broadcast subscriber just after answering its handshake: without an
+# idle wait (Replay.settle), let the last registrations land before the first message.
 SUBSCRIBE_SETTLE_S = 1.0
 CLOSE_NORMAL = (1000).to_bytes(2, "big")
 
@@ -156,9 +156,14 @@ class WebSocket(Connection):
 class Replay:
     """A fixed sequence of operations against one server: ``open`` connects, ``run(n)`` does
     the next ``n`` operations, each verified, ``close`` ends the connections. A reply not
-    received within ``timeout`` seconds fails the replay."""
+    received within ``timeout`` seconds fails the replay. ``settle`` is called after each
+    operation (and each connection opened) and returns once the server is idle again
+    (cost/quiet.py), so that every operation starts from the same state."""
 
     timeout: float = REPLY_TIMEOUT_S
+
+    def settle(self) -> None:
+        """Wait until the server is idle; replay_for sets the real wait."""
 
     def open(self) -> None:
         """Open what the operations run on (not part of any operation)."""
@@ -170,7 +175,11 @@ class Replay:
         """Close the connections (not part of any operation)."""
 
     def __enter__(self) -> Replay:
-        self.open()
+        try:
+            self.open()
+        except BaseException:
+            self.close()  # what was opened before the failure
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -215,7 +224,11 @@ class HandshakeReplay(Replay):
 
     def run(self, ops: int) -> None:
         for _ in range(ops):
-            WebSocket(self.spec.url, self.timeout).close_handshake()
+            ws = WebSocket(self.spec.url, self.timeout)
+            try:
+                ws.close_handshake()
+            finally:
+                ws.close()
             self.settle()
 
 
@@ -233,7 +246,9 @@ class BroadcastReplay(Replay):
     def open(self) -> None:
         for _ in range(self.spec.connections):
             self.subscribers.append(WebSocket(self.spec.url, self.timeout))
-        time.sleep(SUBSCRIBE_SETTLE_S)
+            self.settle()  # the server registers a subscriber just after answering its handshake
+        if getattr(self.settle, "__func__", None) is Replay.settle:  # no idle wait given: give them time
+            time.sleep(SUBSCRIBE_SETTLE_S)
 
     def run(self, ops: int) -> None:
         for _ in range(ops):
@@ -289,5 +304,5 @@ def replay_for(spec: LoadSpec, timeout: float = REPLY_TIMEOUT_S, settle: Callabl
     made = REPLAYS[type(spec)](spec)
     made.timeout = timeout
     if settle is not None:
-        made.settle = settle
+        made.settle = settle  # type: ignore[method-assign]
     return made

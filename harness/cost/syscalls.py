@@ -22,7 +22,17 @@ DETACH_TIMEOUT_S = 10.0
 
 
 class StraceError(RuntimeError):
-    """strace is missing, could not attach (ptrace refused) or wrote no summary."""
+    """strace could not attach (ptrace refused), would not detach, or wrote no summary."""
+
+
+class AttachRefused(StraceError):
+    """strace could not attach: the system calls cannot be counted here at all."""
+
+
+PTRACE_HINT = (
+    "strace attaches to the running server, which needs ptrace: run as root, or allow tracing "
+    "one's own processes (sysctl kernel.yama.ptrace_scope=0), or --cap-add SYS_PTRACE for a container"
+)
 
 
 def strace_missing() -> str | None:
@@ -61,11 +71,17 @@ def count(pid: int, action: Callable[[], None]) -> dict[str, int]:
             deadline = time.monotonic() + ATTACH_TIMEOUT_S
             while b"attached" not in log.read_bytes():
                 if tracer.poll() is not None or time.monotonic() > deadline:
-                    raise StraceError(f"strace could not attach to pid {pid}: {log.read_text().strip()[-500:]}")
+                    raise AttachRefused(f"strace could not attach to pid {pid}: {log.read_text().strip()[-500:]}")
                 time.sleep(0.01)
             action()
             tracer.send_signal(signal.SIGINT)
-            tracer.wait(timeout=DETACH_TIMEOUT_S)
+            try:
+                tracer.wait(timeout=DETACH_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                raise StraceError(
+                    f"strace did not detach from pid {pid} within {DETACH_TIMEOUT_S:g}s: "
+                    f"{log.read_text().strip()[-500:]}"
+                ) from None
         finally:
             if tracer.poll() is None:
                 tracer.kill()

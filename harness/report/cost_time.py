@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import servers
 from harness.report.results import BenchmarkCase, Run, usable
 
 # cost case -> (throughput class, its parameters other than the framework)
@@ -60,7 +61,7 @@ def pairs(run: Run) -> list[Pair]:
         twin = BenchmarkCase(cls, cls, variant, ())
         for cost_class in COST_CLASSES:
             cost = BenchmarkCase(cost_class, cost_class, (case,), ())
-            for framework in ("baseline", "aiohttp", "tornado", "websockets"):
+            for framework in servers.FRAMEWORKS:
                 instructions = run.value(cost, "track_instructions_per_op", framework)
                 seconds = run.value(twin, "track_time_per_op", framework)
                 cpu = run.value(twin, "track_server_cpu", framework)

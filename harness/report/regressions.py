@@ -45,9 +45,12 @@ def compare(old: Run, new: Run, classes: list[str], metric: str, threshold: floa
 
 
 # The cost family (benchmarks/bench_cost.py): deterministic, so judged at a threshold set by
-# its noise (five runs agree within 0.1 %; README, "Cost per operation"), not the host's.
+# its noise (README, "Cost per operation": five runs agree within 0.1 %), not the host's.
+# System calls come in whole numbers per operation, except where a message spans several
+# reads; a change smaller than SYSCALL_FLOOR per op is such a split moving, not a new call.
 COST_METRICS = ("track_instructions_per_op", "track_syscalls_per_op")
 COST_THRESHOLD = 0.5  # percent
+SYSCALL_FLOOR = 0.05  # calls per op
 MOVERS = 3  # functions named per flagged figure
 
 
@@ -70,28 +73,47 @@ def movers(old: Run, new: Run, results_dir: Path, framework: str, case: str, top
     ]
 
 
-def compare_cost(old: Run, new: Run, results_dir: Path, threshold: float = COST_THRESHOLD) -> tuple[list[str], bool]:
-    """Report lines and whether instructions or system calls per operation grew beyond
-    ``threshold`` percent anywhere; each figure that moved either way names its movers."""
+def failed_now(old: Run, new: Run, benchmark: str) -> list[str]:
+    """Parameter labels measured in ``old`` whose benchmark failed in ``new`` (asv's None):
+    the worst regression of all, which a comparison of values would skip."""
+    measured = finite_values(old, benchmark)
+    return sorted(label for label, value in _labelled(new, benchmark).items() if value is None and label in measured)
+
+
+def _labelled(run: Run, benchmark: str) -> dict[str, float | None]:
+    return {",".join(combo): value for combo, value in run.values.get(benchmark, {}).items()}
+
+
+def compare_cost(
+    old: Run, new: Run, results_dir: Path, threshold: float = COST_THRESHOLD
+) -> tuple[list[str], bool, int]:
+    """Report lines, whether instructions or system calls per operation grew beyond
+    ``threshold`` percent anywhere (or a figure measured before failed now), and how many
+    figures were compared. Each figure that moved either way names its movers."""
     lines = [f"{'benchmark':<45} {'framework, case':<40} {'old':>13} {'new':>13} {'change':>8}"]
-    regressed = False
+    regressed, compared = False, 0
     for cls in sorted(set(cost_classes(old)) & set(cost_classes(new))):
         for metric in COST_METRICS:
+            name = f"{cls}.{metric.removeprefix('track_')}"
             judged_old = finite_values(old, f"{cls}.{metric}")
             judged_new = finite_values(new, f"{cls}.{metric}")
+            for label in failed_now(old, new, f"{cls}.{metric}"):
+                regressed = True
+                lines.append(f"{name:<45} {label:<40} {judged_old[label]:>13,.2f} {'failed':>13}  FAILED")
             for label in sorted(set(judged_old) & set(judged_new)):
+                compared += 1
                 before, after = judged_old[label], judged_new[label]
                 change = (after / before - 1) * 100 if before else (math.inf if after else 0.0)
+                large = metric != "track_syscalls_per_op" or abs(after - before) >= SYSCALL_FLOOR
                 flag = ""
-                if change > threshold:
+                if change > threshold and large:
                     regressed, flag = True, "  MORE"
-                elif change < -threshold:
+                elif change < -threshold and large:
                     flag = "  less"
-                name = f"{cls}.{metric.removeprefix('track_')}"
                 lines.append(f"{name:<45} {label:<40} {before:>13,.2f} {after:>13,.2f} {change:>+7.2f}%{flag}")
                 if flag and metric == COST_METRICS[0]:
                     framework, case = label.split(",", 1)
                     lines.extend(f"    {line}" for line in movers(old, new, results_dir, framework, case))
     if len(lines) == 1:
         lines.append("(no cost figure has values in both result sets)")
-    return lines, regressed
+    return lines, regressed, compared
