@@ -22,7 +22,7 @@ from benchmarks import bench_cost
 from harness.asv_run import asv_home_env
 from harness.compare import QUICK_ENV
 from harness.cost.family import server_groups
-from harness.cost.records import CostRecord
+from harness.cost.records import CostRecord, profiles_dir
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 
@@ -90,8 +90,9 @@ def test_the_cost_family_is_recorded_with_its_profiles(asv_run):
     assert all(isinstance(v, float) and v > 1000 for v in instructions[:7]), instructions
     assert math.isnan(instructions[7]), instructions  # websockets serves no HTTP: n/a
     # Beside the results: asv's run gives the commit and environment (harness/cost/store.py).
-    records = list((asv_run["results_dir"] / "profiles").glob(f"*/{asv_run['commit']}/*/ws_echo_text_32B/aiohttp.json"))
-    assert len(records) == 1, list((asv_run["results_dir"] / "profiles").rglob("*"))[:20]
+    profiles = profiles_dir(asv_run["results_dir"])
+    records = list(profiles.glob(f"*/{asv_run['commit']}/*/ws_echo_text_32B/aiohttp.json"))
+    assert len(records) == 1, list(profiles.rglob("*"))[:20]
     assert CostRecord.load(records[0]).functions
 
 

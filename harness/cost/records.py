@@ -2,12 +2,11 @@
 beside asv's results so that the site and ``harness.regressions`` can say which functions
 moved; and where those files live.
 
-Layout under asv's results_dir::
+Layout, in a ``profiles`` folder beside asv's results_dir (not inside it: asv's publish
+tries to read every JSON file under results_dir as a result, and complains of each)::
 
     profiles/<machine>/<commit hash>/<asv env name>/<case>/<framework>.json
     profiles/<machine>/<commit hash>/<asv env name>/flamegraphs/<workload>/<framework>.speedscope.json
-
-asv walks results_dir only into folders holding a machine.json, so it never reads these.
 """
 
 from __future__ import annotations
@@ -88,9 +87,14 @@ class CostRecord:
         return CostRecord.from_json(path.read_text())
 
 
+def profiles_dir(results_dir: Path) -> Path:
+    """The profiles folder that goes with asv's ``results_dir``: its sibling."""
+    return results_dir.parent / PROFILES
+
+
 def run_dir(results_dir: Path, machine: str, commit: str, env: str) -> Path:
     """Where one asv run (machine, commit, environment) keeps its profiles."""
-    return results_dir / PROFILES / machine / commit / env
+    return profiles_dir(results_dir) / machine / commit / env
 
 
 def record_path(results_dir: Path, machine: str, commit: str, env: str, case: str, framework: str) -> Path:
