@@ -23,6 +23,7 @@ from harness.asv_run import asv_home_env
 from harness.compare import QUICK_ENV
 from harness.cost.family import server_groups
 from harness.cost.records import CostRecord, profiles_dir
+from harness.cost.store import MACHINE_ENV
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 
@@ -44,8 +45,19 @@ def asv_run(tmp_path_factory) -> dict:
     )
     (work / "asv.conf.json").write_text(json.dumps(conf))
     start_log = work / "starts.log"
-    env = asv_home_env(work / "home", {**os.environ, QUICK_ENV: "1", START_LOG_ENV: str(start_log)})
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    # asv names the commit and environment to the benchmarks it runs in its own virtualenvs
+    # (ASV_COMMIT, ASV_ENV_NAME), not with --python=same: given here as asv would, with the
+    # machine harness.asv_run passes (harness/cost/store.py), so the cost family saves its
+    # profiles as in a real run.
+    extra = {
+        QUICK_ENV: "1",
+        START_LOG_ENV: str(start_log),
+        "ASV_COMMIT": commit or "0" * 40,
+        "ASV_ENV_NAME": "smoke-env",
+        MACHINE_ENV: "smoke",
+    }
+    env = asv_home_env(work / "home", {**os.environ, **extra})
     common = ["--config", str(work / "asv.conf.json")]
     subprocess.run(ASV + ["machine", "--yes", "--machine", "smoke", *common], check=True, env=env, cwd=work)
     run = subprocess.run(
@@ -91,7 +103,7 @@ def test_the_cost_family_is_recorded_with_its_profiles(asv_run):
     assert math.isnan(instructions[7]), instructions  # websockets serves no HTTP: n/a
     # Beside the results: asv's run gives the commit and environment (harness/cost/store.py).
     profiles = profiles_dir(asv_run["results_dir"])
-    records = list(profiles.glob(f"*/{asv_run['commit']}/*/ws_echo_text_32B/aiohttp.json"))
+    records = list(profiles.glob(f"smoke/{asv_run['commit']}/smoke-env/ws_echo_text_32B/aiohttp.json"))
     assert len(records) == 1, list(profiles.rglob("*"))[:20]
     assert CostRecord.load(records[0]).functions
 

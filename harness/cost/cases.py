@@ -4,7 +4,7 @@ many operations each window counts.
 Every case is a workload of the catalogue (harness/workloads.py, so its payloads, expected
 replies and server options are the throughput benchmarks' own) on one connection with one
 operation in flight; broadcast alone needs its subscribers. The counts keep each window at
-some tens of millions of instructions, enough for the figures to repeat within 0.1 %
+some tens of millions of instructions, enough for most figures to repeat to the instruction
 (README, "Cost per operation") and few enough that the family fits its 6 minutes under
 valgrind: the costliest operations (a 1 MB JSON document) get the fewest.
 """

@@ -45,7 +45,8 @@ def compare(old: Run, new: Run, classes: list[str], metric: str, threshold: floa
 
 
 # The cost family (benchmarks/bench_cost.py): deterministic, so judged at a threshold set by
-# its noise (README, "Cost per operation": five runs agree within 0.1 %), not the host's.
+# its noise (README, "Cost per operation": five runs kept 67 of 68 figures within 0.34 %),
+# not the host's.
 # System calls come in whole numbers per operation, except where a message spans several
 # reads; a change smaller than SYSCALL_FLOOR per op is such a split moving, not a new call.
 COST_METRICS = ("track_instructions_per_op", "track_syscalls_per_op")
