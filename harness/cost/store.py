@@ -1,10 +1,12 @@
 """Where a benchmark run keeps its cost records and flame graphs: beside asv's results, in
 the folder of the run's machine, commit and environment (records.run_dir).
 
-asv tells a benchmark its commit and environment (ASV_COMMIT, ASV_ENV_NAME) but not its
-machine or results folder: ``python -m harness.asv_run`` passes those (RESULTS_ENV,
-MACHINE_ENV); asv run by hand falls back on asv's defaults, ``results`` beside the config
-and the host's name. Outside asv (a test, an interactive call) nothing is saved.
+asv tells a benchmark its commit and environment (ASV_COMMIT, ASV_ENV_NAME) in its own
+virtualenvs, but not its machine or results folder: ``python -m harness.asv_run`` passes
+those (RESULTS_ENV, MACHINE_ENV); asv run by hand falls back on asv's defaults, ``results``
+beside the config and the host's name. asv run --python=same names neither commit nor
+environment, and outside asv (a test, an interactive call) there are none: nothing is
+saved then, and the figures are recorded without their profiles.
 """
 
 from __future__ import annotations
