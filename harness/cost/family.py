@@ -10,7 +10,9 @@ Every server, redis-server and strace is stopped before this returns.
 
 from __future__ import annotations
 
+import contextlib
 import platform
+import subprocess
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +28,7 @@ from harness.process import ServerError, ServerProcess, cpu_plan
 from harness.redis_server import RedisError, RedisServer, redis_missing
 
 Key = tuple[str, str]  # (framework, case name)
+DEATH_GRACE_S = 3.0
 # What a replay can fail with, other than the server dying.
 CASE_ERRORS = (
     OSError,
@@ -165,6 +168,11 @@ class FrameworkRun:
     def _failure(self, server: ServerProcess, case: CostCase, doing: str, exc: Exception) -> Failed:
         """The case's failure; a server that died or hung fails the cases after it at once
         (each would wait out its timeouts on it)."""
+        if isinstance(exc, ReplayError | OSError):
+            # A dying server's sockets close a moment before its exit status shows (longer
+            # under valgrind, which cleans up after the guest): give it that moment.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.process.wait(timeout=DEATH_GRACE_S)
         try:
             server.check_alive()
         except ServerError as died:
