@@ -296,3 +296,24 @@ def test_costs_are_set_beside_their_throughput_twins_where_the_server_was_satura
     assert "1 pairs" in cost_time.render(run)
     doubled = [cost_time.Pair("x", str(i), 10.0**i, 2e-9 * 10.0**i) for i in range(1, 5)]
     assert cost_time.log_correlation(doubled) == pytest.approx(1.0)
+
+
+def test_system_calls_are_judged_where_they_repeat(tmp_path):
+    def run(commit: str, echo: float, large: float) -> Run:
+        values = {
+            "bench_cost.WorkloadCost.track_instructions_per_op": {
+                ("aiohttp", "ws_echo_binary_32B"): 70_000.0,
+                ("aiohttp", "http_post_json_echo_1MB"): 442_000_000.0,
+            },
+            "bench_cost.WorkloadCost.track_syscalls_per_op": {
+                ("aiohttp", "ws_echo_binary_32B"): echo,
+                ("aiohttp", "http_post_json_echo_1MB"): large,
+            },
+        }
+        return Run("box", commit, 0, 0, "env", {}, values)
+
+    # a 1 MB body's reads follow TCP's segmentation: shown, not judged
+    lines, regressed, _ = compare_cost(run("a" * 40, 4.0, 13.4), run("b" * 40, 4.0, 15.6), tmp_path)
+    assert not regressed, lines
+    lines, regressed, _ = compare_cost(run("a" * 40, 4.0, 13.4), run("b" * 40, 5.0, 13.4), tmp_path)
+    assert regressed and any("MORE" in line and "ws_echo_binary_32B" in line for line in lines), lines

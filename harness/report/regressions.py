@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from harness.cost.cases import CASES
 from harness.cost.records import CostRecord, diff, record_path
 from harness.report.results import Run
 
@@ -48,7 +49,9 @@ def compare(old: Run, new: Run, classes: list[str], metric: str, threshold: floa
 # its noise (README, "Cost per operation": five runs kept 67 of 68 figures within 0.34 %),
 # not the host's.
 # System calls come in whole numbers per operation, except where a message spans several
-# reads; a change smaller than SYSCALL_FLOOR per op is such a split moving, not a new call.
+# reads; a change smaller than SYSCALL_FLOOR per op is such a split moving, not a new call,
+# and the cases whose reads follow TCP's segmentation are shown, not judged
+# (CostCase.syscalls_repeat).
 COST_METRICS = ("track_instructions_per_op", "track_syscalls_per_op")
 COST_THRESHOLD = 0.5  # percent
 SYSCALL_FLOOR = 0.05  # calls per op
@@ -105,7 +108,10 @@ def compare_cost(
                 compared += 1
                 before, after = judged_old[label], judged_new[label]
                 change = (after / before - 1) * 100 if before else (math.inf if after else 0.0)
-                large = metric != "track_syscalls_per_op" or abs(after - before) >= SYSCALL_FLOOR
+                framework, case = label.split(",", 1)
+                large = metric != "track_syscalls_per_op" or (
+                    abs(after - before) >= SYSCALL_FLOOR and (case not in CASES or CASES[case].syscalls_repeat)
+                )
                 flag = ""
                 if change > threshold and large:
                     regressed, flag = True, "  MORE"
@@ -113,7 +119,6 @@ def compare_cost(
                     flag = "  less"
                 lines.append(f"{name:<45} {label:<40} {before:>13,.2f} {after:>13,.2f} {change:>+7.2f}%{flag}")
                 if flag and metric == COST_METRICS[0]:
-                    framework, case = label.split(",", 1)
                     lines.extend(f"    {line}" for line in movers(old, new, results_dir, framework, case))
     if len(lines) == 1:
         lines.append("(no cost figure has values in both result sets)")
