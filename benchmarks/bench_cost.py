@@ -1,8 +1,8 @@
 """Deterministic cost per operation (harness/cost, README "Cost per operation"): the
 instructions and system calls a server spends on one verified operation of a fixed replay,
 one operation in flight on one connection. Unlike the wall-clock families, these do not
-move with the host: five runs kept 67 of 68 figures within 0.34 % (Tornado's handshake
-moved 2.5 %), so a 1 % change between two releases or two commits is the server's own.
+move with the host: five runs kept every figure within 0.34 %, so a 1 % change between two
+releases or two commits is the server's own.
 Larger is worse, as asv assumes.
 
 Each figure comes with a per-function profile and system-call table, saved beside asv's

