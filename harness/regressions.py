@@ -7,8 +7,8 @@ Compares two asv result sets from results/ — two commits in one environment
 Where both sets hold the cost family (benchmarks/bench_cost.py), it judges instructions
 and system calls per operation, at ``--cost-threshold`` (0.5 %: five runs kept every
 figure within 0.34 %), and names the functions whose instructions moved most, from the
-profiles saved with the results. The wall-clock headline is printed below for context, not judged: the host moves
-it by more than releases do. Without cost figures, or with ``--metric``, it judges that
+profiles saved with the results. The wall-clock headline is printed below for context, not
+judged: the host moves it by more than releases do. Without cost figures, or with ``--metric``, it judges that
 wall-clock metric on the headline benchmarks (benchmarks/headline.txt) at ``--threshold``:
 ``track_ratio_to_baseline`` by default, measured against the baseline in the same rounds.
 The work is in harness.report.
