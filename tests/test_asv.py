@@ -23,7 +23,7 @@ from harness.asv_run import asv_home_env
 from harness.compare import QUICK_ENV
 from harness.cost.family import server_groups
 from harness.cost.records import CostRecord, profiles_dir
-from harness.cost.store import MACHINE_ENV
+from harness.cost.store import MACHINE_ENV, RESULTS_ENV
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 
@@ -48,14 +48,15 @@ def asv_run(tmp_path_factory) -> dict:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     # asv names the commit and environment to the benchmarks it runs in its own virtualenvs
     # (ASV_COMMIT, ASV_ENV_NAME), not with --python=same: given here as asv would, with the
-    # machine harness.asv_run passes (harness/cost/store.py), so the cost family saves its
-    # profiles as in a real run.
+    # machine and results folder harness.asv_run passes (harness/cost/store.py), so the cost
+    # family saves its profiles as in a real run.
     extra = {
         QUICK_ENV: "1",
         START_LOG_ENV: str(start_log),
         "ASV_COMMIT": commit or "0" * 40,
         "ASV_ENV_NAME": "smoke-env",
         MACHINE_ENV: "smoke",
+        RESULTS_ENV: str(work / "results"),
     }
     env = asv_home_env(work / "home", {**os.environ, **extra})
     common = ["--config", str(work / "asv.conf.json")]

@@ -25,9 +25,11 @@ MACHINE_ENV = "BENCH_MACHINE"
 def location() -> tuple[Path, str, str, str] | None:
     """(results dir, machine, commit, environment) of the asv run this process serves, or None."""
     commit, env = os.environ.get("ASV_COMMIT"), os.environ.get("ASV_ENV_NAME")
-    if not commit or not env:
+    results = os.environ.get(RESULTS_ENV)
+    if not results and os.environ.get("ASV_CONF_DIR"):
+        results = str(Path(os.environ["ASV_CONF_DIR"]) / "results")
+    if not commit or not env or not results:  # never relative to whatever folder asv runs us in
         return None
-    results = os.environ.get(RESULTS_ENV) or str(Path(os.environ.get("ASV_CONF_DIR", ".")) / "results")
     return Path(results), os.environ.get(MACHINE_ENV) or platform.node(), commit, env
 
 
