@@ -40,7 +40,7 @@ class GetJson(Comparison):
     """The headline (benchmarks/headline.txt): GET of the small JSON document on 64
     keep-alive connections (TechEmpower's json), in the headline's longer run (HEADLINE_RUN)."""
 
-    workload = workloads.http_get(contract.JSON, connections=64)
+    workload = workloads.headline_get_json()
     rounds = HEADLINE_RUN
 
     def setup_cache(self) -> dict:

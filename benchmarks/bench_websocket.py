@@ -42,7 +42,7 @@ class EchoText32B(EchoComparison):
     """The headline (benchmarks/headline.txt): echo of 32-byte text messages on 100 open
     connections, one in flight on each, in the headline's longer run (HEADLINE_RUN)."""
 
-    workload = workloads.ws_echo(size=32, connections=100)
+    workload = workloads.headline_ws_echo()
     rounds = HEADLINE_RUN
 
     def setup_cache(self) -> dict:

@@ -139,6 +139,12 @@ def ws_echo_fragmented(size: int, fragment_size: int, connections: int) -> Workl
     return Workload(f"ws_echo_binary_{size}B_in_{fragment_size}B_fragments_c{connections}", contract.WS_ECHO, load)
 
 
+# The headline workloads (benchmarks/headline.txt: bench_websocket.EchoText32B and
+# bench_http.GetJson), named once: the cost family records their flame graphs too.
+def headline_ws_echo() -> Workload:
+    return ws_echo(size=32, connections=100)
+
+
 def ws_handshake(connections: int) -> Workload:
     """WebSocket connections opened and cleanly closed, ``connections`` slots at a time."""
     return Workload(f"ws_handshake_c{connections}", contract.WS_ECHO, WsHandshake(connections=connections))
@@ -208,6 +214,10 @@ def http_get(
     label = f"http_get{path.replace('/', '_')}{'_if_none_match' if if_none_match else ''}_c{connections}"
     axes = {"json_codec": json_codec, "loop": loop, "allocator": allocator}
     return Workload(label, path, load, needs_http=True, server_args=server_args, **axes)
+
+
+def headline_get_json() -> Workload:
+    return http_get(contract.JSON, connections=64)
 
 
 def http_post_json(size_name: str, connections: int, *, json_codec: str = "stdlib") -> Workload:

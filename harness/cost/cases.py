@@ -111,6 +111,6 @@ WORKLOAD_CASES = (
 CASES = {c.name: c for c in (*HEADLINE_CASES, *WORKLOAD_CASES)}
 SMOKE_CASES = {c.name for c in HEADLINE_CASES}
 
-# The headline throughput workloads (bench_websocket.EchoText32B, bench_http.GetJson), at
-# full load for py-spy's flame graphs: what the instruction counts cannot show.
-FLAMEGRAPH_WORKLOADS = (workloads.ws_echo(32, 100), workloads.http_get(contract.JSON, 64))
+# The headline throughput workloads, at full load for py-spy's flame graphs: what the
+# instruction counts cannot show.
+FLAMEGRAPH_WORKLOADS = (workloads.headline_ws_echo(), workloads.headline_get_json())

@@ -21,7 +21,7 @@ import servers
 from harness.cost import callgrind, quiet, syscalls
 from harness.cost.cases import CostCase
 from harness.cost.records import CostRecord
-from harness.cost.replay import NATIVE_REPLY_TIMEOUT_S, REPLY_TIMEOUT_S, Replay, ReplayError, replay_for
+from harness.cost.replay import NATIVE_REPLY_TIMEOUT_S, REPLY_TIMEOUT_S, NoReply, Replay, ReplayError, replay_for
 from harness.loadgen.verify import ReplyError
 from harness.outcomes import Failed, Measurement, Skipped
 from harness.process import ServerError, ServerProcess, cpu_plan
@@ -178,7 +178,7 @@ class FrameworkRun:
         except ServerError as died:
             self.stuck = f"the server died during {case.name}"
             return Failed(f"{case.name}, {doing}: {died}")
-        if isinstance(exc, quiet.NeverQuiet) or (isinstance(exc, ReplayError) and "no reply" in str(exc)):
+        if isinstance(exc, quiet.NeverQuiet | NoReply):
             self.stuck = f"the server hung during {case.name}"
         return Failed(f"{case.name}, {doing}: {type(exc).__name__}: {exc}")
 

@@ -42,6 +42,14 @@ class ReplayError(RuntimeError):
     """The server answered wrongly, closed the connection, or did not answer in time."""
 
 
+class NoReply(ReplayError):
+    """The server did not answer within the replay's timeout: it hangs."""
+
+
+class ServerClosed(ReplayError):
+    """The server closed the connection."""
+
+
 def masked_frame(opcode: int, payload: bytes, mask: bytes = MASK) -> bytes:
     """A client's final frame: FIN set, payload masked with ``mask``."""
     n = len(payload)
@@ -79,9 +87,9 @@ class Connection:
         try:
             data = self.sock.recv(1 << 20)
         except TimeoutError:
-            raise ReplayError(f"no reply from {self.host_port} within {self.timeout:g}s") from None
+            raise NoReply(f"no reply from {self.host_port} within {self.timeout:g}s") from None
         if not data:
-            raise ReplayError(f"{self.host_port} closed the connection")
+            raise ServerClosed(f"{self.host_port} closed the connection")
         return data
 
     def receive(self) -> None:
@@ -157,9 +165,10 @@ class WebSocket(Connection):
         try:
             while self.recv():
                 pass
-        except ReplayError as exc:
-            if "closed the connection" not in str(exc):
-                raise ReplayError(f"the server did not close the connection after the close handshake: {exc}") from None
+        except ServerClosed:
+            pass  # as it should
+        except NoReply as exc:
+            raise NoReply(f"the server did not close the connection after the close handshake: {exc}") from None
         self.close()
 
 
