@@ -1,7 +1,8 @@
 """Framework servers behind one endpoint contract (see servers/contract.py).
 
 Adding a framework: write ``servers/<name>_server.py`` with an ``async def start(sock,
-options)`` that returns an async ``stop()``, then add one ``Framework`` line below.
+options)`` that returns an async ``stop()``, then add one ``Framework`` line below (and the
+package to pyproject.toml's ``frameworks`` extra, which asv.conf.json's matrix follows).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
+import os
 import re
 import socket
 from collections.abc import Awaitable, Callable
@@ -33,6 +35,28 @@ class Framework:
     # default when a client offers it (as in the article, which ran the libraries' defaults)?
     ws_deflate: bool = True
     ws_deflate_by_default: bool = False
+    # The cached endpoints (contract.CACHED_PATHS) it serves through a caching facility of
+    # its own; the others are n/a with ``no_cache_reason``. /cache/none needs no cache.
+    caches: frozenset[str] = frozenset(contract.CACHED_PATHS)
+    no_cache_reason: str = ""
+    # The packages a release environment pins beside ``package``, at the default
+    # environment's releases, so that only ``package`` changes along its line (the ASGI
+    # server an application framework runs on, and the libraries that server is run with).
+    stack: tuple[str, ...] = ()
+    # Why its releases have no history line (the release history skips it), or "".
+    no_release_history: str = ""
+
+    def cache_unsupported(self, path: str) -> str | None:
+        """Why this framework serves no cached ``path`` (n/a), or None."""
+        if path in contract.CACHED_PATHS and path not in self.caches:
+            return f"{self.name}: {self.no_cache_reason}"
+        return None
+
+
+NO_CACHE = "it has no caching facility of its own (the article's caches are aiohttp's and Tornado's)"
+# uvicorn as uvicorn[standard] runs it: httptools for HTTP, the websockets library's
+# Sans-I/O protocol for WebSocket (servers/uvicorn_runner.py names them explicitly).
+UVICORN_STACK = ("uvicorn", "httptools", "websockets")
 
 
 FRAMEWORKS: dict[str, Framework] = {
@@ -47,13 +71,108 @@ FRAMEWORKS: dict[str, Framework] = {
             "websockets",
             http=False,
             ws_deflate_by_default=True,
-            min_version="13.0",
-            min_version_reason="the new asyncio implementation (websockets.asyncio.server) arrived in 13.0",
+            min_version="10.4",
+            min_version_reason="before 13.0 the server runs on the legacy websockets.server API, checked from 10.4 on",
+            caches=frozenset(),
+        ),
+        Framework(
+            "picows",
+            "servers.picows_server",
+            "picows",
+            http=False,
+            ws_deflate=False,
+            caches=frozenset(),
+            no_release_history="the load generator is built on picows, pinned by pyproject.toml: another "
+            "picows release would change the generator too, so picows stays at the generator's release",
+        ),
+        Framework(
+            "uvicorn",
+            "servers.uvicorn_server",
+            "uvicorn",
+            http=True,
+            ws_deflate_by_default=True,
+            caches=frozenset(),
+            no_cache_reason=NO_CACHE,
+            stack=("httptools", "websockets"),
+        ),
+        Framework(
+            "starlette",
+            "servers.starlette_server",
+            "starlette",
+            http=True,
+            ws_deflate_by_default=True,
+            caches=frozenset(),
+            no_cache_reason=NO_CACHE,
+            stack=UVICORN_STACK,
+        ),
+        Framework(
+            "fastapi",
+            "servers.fastapi_server",
+            "fastapi",
+            http=True,
+            ws_deflate_by_default=True,
+            caches=frozenset(),
+            no_cache_reason=NO_CACHE,
+            # FastAPI allows a range of Starlette and pydantic releases: pinned, so that its
+            # line moves with FastAPI alone.
+            stack=(*UVICORN_STACK, "starlette", "pydantic"),
+        ),
+        Framework(
+            "litestar",
+            "servers.litestar_server",
+            "litestar",
+            http=True,
+            ws_deflate_by_default=True,
+            caches=frozenset({contract.CACHE_MEMORY, contract.CACHE_REDIS}),
+            no_cache_reason="Litestar's own ETag is a fixed value given with the route, not one derived "
+            "from the response body",
+            stack=UVICORN_STACK,
+        ),
+        Framework(
+            "blacksheep",
+            "servers.blacksheep_server",
+            "blacksheep",
+            http=True,
+            ws_deflate_by_default=True,
+            caches=frozenset(),
+            no_cache_reason=NO_CACHE,
+            stack=UVICORN_STACK,
+        ),
+        Framework(
+            "sanic",
+            "servers.sanic_server",
+            "sanic",
+            http=True,
+            ws_deflate=False,
+            caches=frozenset(),
+            no_cache_reason=NO_CACHE,
+            # Sanic's WebSocket runs on the websockets library's protocol; with websockets 14 or
+            # later, Sanic before 25.3 sends a stray CRLF after its 101 answer, which breaks
+            # every connection. Its release environments pin websockets 13.1, which all run on.
+            stack=("websockets",),
+        ),
+        Framework(
+            "granian",
+            "servers.granian_server",
+            "granian",
+            http=True,
+            ws_deflate=False,
+            caches=frozenset(),
+            no_cache_reason=NO_CACHE,
+            stack=("starlette",),
         ),
     )
 }
+# The ladder (harness/report/ladder.py): each rung adds one layer to the one before, so the
+# step between two rungs is what that layer costs. The baseline is hand-written asyncio; picows
+# a WebSocket library in Cython; websockets a pure-Python protocol stack; uvicorn an ASGI server
+# (on websockets' protocol and httptools) with a bare application; Starlette a toolkit on it;
+# FastAPI a framework on Starlette. The others stand beside the ladder, each a whole stack.
+LADDER = ("baseline", "picows", "websockets", "uvicorn", "starlette", "fastapi")
+BESIDE_THE_LADDER = ("aiohttp", "tornado", "sanic", "litestar", "blacksheep", "granian")
 FRAMEWORKS_UNDER_TEST = tuple(name for name in FRAMEWORKS if name != "baseline")
 HTTP_FRAMEWORKS = tuple(name for name in FRAMEWORKS_UNDER_TEST if FRAMEWORKS[name].http)
+assert sorted(LADDER + BESIDE_THE_LADDER) == sorted(FRAMEWORKS), "every framework has its place in the ladder view"
 
 
 class UnknownFramework(ValueError):
@@ -78,6 +197,28 @@ def missing(name: str) -> str | None:
             f"this suite's server supports: {framework.min_version_reason}"
         )
     return None
+
+
+# Which frameworks a measurement runs: a comma-separated list of names (the baseline, the
+# generator's reference, always runs). Unset or empty: all of them. The others show n/a with
+# the reason, so asv's parameters stay the same in every run and every environment.
+SELECTION_ENV = "BENCH_FRAMEWORKS"
+
+
+def selection() -> tuple[str, ...]:
+    """The frameworks BENCH_FRAMEWORKS selects (all when it is unset); UnknownFramework for a
+    name that is not registered, so a typo fails at once instead of measuring nothing."""
+    names = [name.strip() for name in os.environ.get(SELECTION_ENV, "").split(",") if name.strip()]
+    for name in names:
+        get(name)
+    return tuple(FRAMEWORKS) if not names else tuple(n for n in FRAMEWORKS if n in names or n == "baseline")
+
+
+def unavailable(name: str) -> str | None:
+    """Why a measurement skips ``name`` (n/a): not installed or too old here, or not selected."""
+    if name not in selection():
+        return f"{name} is not selected ({SELECTION_ENV}={os.environ.get(SELECTION_ENV)})"
+    return missing(name)
 
 
 # PEP 440's public version scheme, without epochs: release, pre-release, post-release, dev.
@@ -127,6 +268,11 @@ def version(name: str) -> str:
     """The installed release of the framework under test ('' for the baseline)."""
     framework = get(name)
     return importlib.metadata.version(framework.package) if framework.package else ""
+
+
+# The listening socket's backlog (python -m servers binds it); servers that call listen() again
+# with their own (uvicorn 2048, granian 128) are given this one, so the queue stays as it is.
+LISTEN_BACKLOG = 4096
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 Servers are started by ``python -m servers <framework>``; the harness and the tests
 speak only this contract, never a framework's API.
 
+Frameworks: the baseline (hand-written asyncio), aiohttp, Tornado, the websockets library, picows
+(WebSocket only), uvicorn with a bare ASGI application, Starlette, FastAPI, Litestar and BlackSheep
+on uvicorn, Sanic, and granian serving the Starlette application (servers/__init__.py).
+
 WebSocket (every framework):
   ``/ws/echo``       each text or binary message is sent back unchanged, same type.
                      permessage-deflate is negotiated only when the server was started
@@ -10,14 +14,17 @@ WebSocket (every framework):
                      aiohttp accepts and Tornado declines, which skews comparisons).
   ``/ws/broadcast``  every connection is a subscriber; a text message received from any
                      subscriber is sent to every subscriber, the sender included.
-HTTP (every framework with an HTTP server; the websockets library has none):
+HTTP (every framework with an HTTP server; the websockets library and picows have none):
   ``GET /plaintext``  200, ``text/plain``, body ``Hello, World!``
   ``GET /json``       200, ``application/json``, body ``{"message": "Hello, World!"}``
   ``POST /json/echo`` the JSON request body parsed and serialized back, 200,
                       ``application/json``; codec chosen by ``--json stdlib|orjson``.
-  ``GET /health``     200, ``text/plain``, body ``ok`` (websockets serves this one too).
-Caching (aiohttp and Tornado; the baseline serves the GETs as fixed bytes, the generator's
-reference, and has no cache): every cached value comes from one slow backend, an awaited
+  ``GET /health``     200, ``text/plain``, body ``ok`` (websockets and picows serve this one too).
+Caching (aiohttp and Tornado, Litestar through its own response cache; the baseline serves the
+GETs as fixed bytes, the generator's reference, and has no cache). A framework without a caching
+facility of its own serves /cache/none, /cache/stats, /cache/clear and /cache/bump, and reports
+the cached endpoints n/a with that reason (servers.Framework.caches). Every cached value comes
+from one slow backend, an awaited
 ``asyncio.sleep(--backend-ms)`` (default 20 ms, a database round trip) that returns
 ``cache_document(version)`` and counts its calls. Cached values live ``--cache-ttl``
 seconds (default 30, the article's).
@@ -36,8 +43,12 @@ server's codec.
   ``POST /cache/clear``  empties every cache (memory and Redis); 200 ``ok``.
   ``POST /cache/bump``   changes the backend's data (version + 1); caches keep serving the
                          old version until they expire or are cleared; 200 ``ok``.
+  On Litestar, /cache/memory and /cache/redis are its response cache on a MemoryStore and a
+  RedisStore (namespace "litestar"); it has no /cache/etag (its ETag is fixed per route).
 A message larger than MAX_MESSAGE_BYTES is refused: the server closes that connection (close
 code 1009; aiohttp may reset it before the client reads the close frame) and keeps serving.
+granian cannot be configured so: its WebSocket refuses a frame over 16 MiB with a close frame
+without a status code (read as 1005), and accepts a message up to 64 MiB in smaller frames.
 
 Bad input gets a clear answer, never a traceback on the server's stderr, and the server keeps
 serving:
@@ -51,9 +62,11 @@ serving:
       connection closed without an answer where that is the framework's own way: the
       baseline answers 431 past MAX_HEADER_BYTES, aiohttp 400 past 8,190 bytes in one line,
       Tornado closes past 64 KiB, websockets answers 431 past 8,192 bytes in one line
-      (releases before 17.0 close).
-  A malformed request line (``GARBAGE``) gets 400 and a close (websockets closes without an
-      answer). The baseline, which parses HTTP by hand, also answers 400 to a Content-Length
+      (13.x-16.x close; 10.4-12.0, on the legacy API, answer 400), picows closes past 16 KiB,
+      Sanic answers 413 past 8 KiB, granian 431 past 408 KiB. The exception: uvicorn with
+      httptools has no limit and no setting for one, so the frameworks on it answer.
+  A malformed request line (``GARBAGE``) gets 400 and a close (websockets from 13.0 closes
+      without an answer). The baseline, which parses HTTP by hand, also answers 400 to a Content-Length
       that is not a number, and 413 to one over MAX_MESSAGE_BYTES, closing the connection.
   A client that goes away mid-request is not an error either.
 Where a framework logs a client's fault with a traceback (aiohttp; websockets before 17.0), the
@@ -87,6 +100,7 @@ CACHE_STATS = "/cache/stats"
 CACHE_CLEAR = "/cache/clear"
 CACHE_BUMP = "/cache/bump"
 CACHE_DOCUMENT_PATHS = (CACHE_MEMORY, CACHE_NONE, CACHE_REDIS, CACHE_ETAG)
+CACHED_PATHS = (CACHE_MEMORY, CACHE_REDIS, CACHE_ETAG)  # through a cache: n/a where a framework has none
 DEFAULT_CACHE_TTL_S = 30.0
 DEFAULT_BACKEND_MS = 20.0
 
