@@ -137,7 +137,8 @@ def agree(framework: str, kind: str, rounds: int, seconds: float) -> Agreement:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.agreement", description=__doc__.splitlines()[0])
-    parser.add_argument("--frameworks", default="aiohttp,tornado,websockets")
+    # Every framework under test: each serves the WebSocket echo, those with HTTP GET /json too.
+    parser.add_argument("--frameworks", default=",".join(servers.FRAMEWORKS_UNDER_TEST))
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args(argv)

@@ -59,6 +59,7 @@ class Contender:
     error: str | None = None
     skipped: str | None = None
     ready: Ready = Ready(0.0, 0, 0)
+    pooled: bool = False  # the server belongs to a ServerPool, which stops it
 
     @property
     def live(self) -> bool:
@@ -67,7 +68,9 @@ class Contender:
     def close(self) -> None:
         if self.generator:
             self.generator.close()
-        if self.server:
+        # A failed contender's server stops even when pooled: it may be hung, and the pool
+        # starts a fresh one for the next workload.
+        if self.server and (not self.pooled or self.error):
             self.server.stop()
 
     def outcome(self, summary: Callable[[Contender], object]) -> object:
@@ -76,6 +79,37 @@ class Contender:
         if self.error:
             return Failed(self.error)
         return summary(self)
+
+
+class ServerPool:
+    """Servers kept running from one workload to the next (compare_each over a grid), so that
+    a grid of 18 workloads starts each framework's server once, not 18 times. A server is
+    reused only for a workload that would start it with the same command line, environment and
+    CPU; the next workload's generator warms it up again before any window is timed."""
+
+    def __init__(self) -> None:
+        self._running: dict[tuple, ServerProcess] = {}
+
+    @staticmethod
+    def key(workload: Workload, framework: str, cpu: int | None) -> tuple:
+        """What must agree for two workloads to share ``framework``'s server."""
+        wanted = workload.server(framework, cpu)
+        return tuple(wanted.command), tuple(sorted(wanted.env.items())), cpu
+
+    def server(self, workload: Workload, framework: str, cpu: int | None) -> ServerProcess:
+        key = self.key(workload, framework, cpu)
+        running = self._running.get(key)
+        if running is not None and running.process is not None and running.process.poll() is None:
+            return running
+        if running is not None:
+            running.stop()
+        self._running[key] = workload.server(framework, cpu).start()
+        return self._running[key]
+
+    def close(self) -> None:
+        for server in self._running.values():
+            server.stop()
+        self._running.clear()
 
 
 @dataclass(frozen=True)
@@ -172,19 +206,24 @@ def setup_record(workload: Workload, **extra: object) -> dict:
     }
 
 
-def start_contenders(workload: Workload, names: list[str], warmup_s: float) -> list[Contender]:
-    """A started server and warmed-up generator per framework (or the reason it has none).
-    Callers must close every contender (try/finally)."""
+def start_contenders(
+    workload: Workload, names: list[str], warmup_s: float, pool: ServerPool | None = None
+) -> list[Contender]:
+    """A started server (from ``pool`` if given) and warmed-up generator per framework (or the
+    reason it has none). Callers must close every contender (try/finally)."""
     server_cpu, generator_cpus = cpu_plan()
     processes = workload.generator_processes or len(generator_cpus)
-    contenders = [Contender(name) for name in names]
+    contenders = [Contender(name, pooled=pool is not None) for name in names]
     for c in contenders:
-        reason = servers.missing(c.framework) or workload.unsupported(c.framework)
+        reason = servers.unavailable(c.framework) or workload.unsupported(c.framework)
         if reason:
             c.skipped = reason
             continue
         try:
-            c.server = workload.server(c.framework, server_cpu).start()
+            if pool is not None:
+                c.server = pool.server(workload, c.framework, server_cpu)
+            else:
+                c.server = workload.server(c.framework, server_cpu).start()
             spec = workload.load_spec(c.server, warmup_s=warmup_s if workload.warmup else 0)
             c.generator = Generator(spec, generator_cpus, processes)
             c.ready = c.generator.wait_ready()
@@ -207,13 +246,19 @@ def interleaved(contenders: list[Contender], round_index: int, measure: Callable
             c.close()
 
 
-def compare(workload: Workload, frameworks: list[str] | None = None, rounds: Rounds = DEFAULT_ROUNDS) -> Measurement:
+def compare(
+    workload: Workload,
+    frameworks: list[str] | None = None,
+    rounds: Rounds = DEFAULT_ROUNDS,
+    pool: ServerPool | None = None,
+) -> Measurement:
     """Measure ``workload`` on every framework (and the baseline), interleaved: a
-    Measurement whose outcome per framework is a Summary, Skipped or Failed."""
+    Measurement whose outcome per framework is a Summary, Skipped or Failed. Servers come
+    from ``pool`` when given (which stops them), else start and stop here."""
     run = rounds.for_this_run(fixed_job=not workload.warmup)
     contenders: list[Contender] = []
     try:
-        contenders = start_contenders(workload, list(frameworks or servers.FRAMEWORKS), run.warmup_s)
+        contenders = start_contenders(workload, list(frameworks or servers.FRAMEWORKS), run.warmup_s, pool)
         for i in range(run.rounds):
             interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
     finally:
@@ -230,5 +275,10 @@ def compare(workload: Workload, frameworks: list[str] | None = None, rounds: Rou
 def compare_each(
     workloads: list[Workload], frameworks: list[str] | None = None, rounds: Rounds = DEFAULT_ROUNDS
 ) -> dict:
-    """compare() for several workloads, one after another: {workload name: Measurement}."""
-    return {w.name: compare(w, frameworks, rounds) for w in workloads}
+    """compare() for several workloads, one after another: {workload name: Measurement}.
+    Servers are shared between workloads that start them alike (ServerPool)."""
+    pool = ServerPool()
+    try:
+        return {w.name: compare(w, frameworks, rounds, pool) for w in workloads}
+    finally:
+        pool.close()

@@ -93,7 +93,7 @@ class Workload:
             return f"{framework} has no HTTP server"
         if self.compression == "on" and not servers.get(framework).ws_deflate:
             return f"{framework} implements no permessage-deflate"
-        return None
+        return servers.get(framework).cache_unsupported(self.path)
 
     def server(self, framework: str, cpu: int | None) -> ServerProcess:
         """The (unstarted) server process for ``framework`` with this workload's axes."""

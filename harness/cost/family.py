@@ -206,7 +206,7 @@ def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measu
         for framework in frameworks:
             runnable: list[CostCase] = []
             for case in cases:
-                reason = servers.missing(framework) or case.workload.unsupported(framework) or missing_valgrind
+                reason = servers.unavailable(framework) or case.workload.unsupported(framework) or missing_valgrind
                 if case.needs_redis and redis_unavailable:
                     reason = reason or redis_unavailable
                 if reason:

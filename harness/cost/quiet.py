@@ -1,4 +1,5 @@
-"""Whether a server is idle: its main thread blocked in the event loop's epoll wait.
+"""Whether a server is idle: its main thread blocked in the event loop's epoll wait, and any
+other thread blocked too.
 
 A replay sends its next operation only once the server has finished everything the last one
 set off (a handler returning, keep-alive bookkeeping, a socket closed). Without this, the next
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import platform
 import time
+from pathlib import Path
 
 # The event loop's waits (asyncio's selector: epoll_wait; libuv, under uvloop: epoll_pwait),
 # by architecture; in both, the fourth field of /proc/<pid>/syscall is the timeout.
@@ -38,7 +40,25 @@ def waiting(pid: int) -> bool:
         raise NeverQuiet(f"the server (pid {pid}) has exited")
     if not fields or not fields[0].isdigit():
         return False  # "running"
-    return int(fields[0]) in EPOLL_WAITS.get(platform.machine(), ()) and int(fields[4], 16) != 0
+    if int(fields[0]) not in EPOLL_WAITS.get(platform.machine(), ()) or int(fields[4], 16) == 0:
+        return False
+    return others_blocked(pid)
+
+
+def others_blocked(pid: int) -> bool:
+    """Whether every other thread of ``pid`` is blocked in a system call. A server that does its
+    I/O on threads of its own (granian's Rust runtime) may still be writing a reply while its
+    Python thread already waits: its instructions would then depend on timing."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name == str(pid):
+            continue
+        try:
+            fields = (task / "syscall").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread has exited
+        if not fields or not fields[0].isdigit():
+            return False
+    return True
 
 
 def unsupported() -> str | None:

@@ -107,12 +107,12 @@ def stampede(
 
 
 def unsupported(framework: str) -> str | None:
-    reason = servers.missing(framework)
+    reason = servers.unavailable(framework)
     if reason is None and not servers.get(framework).http:
         reason = f"{framework} has no HTTP server"
     if reason is None and framework == "baseline":
         reason = "the baseline has no cache"
-    return reason
+    return reason or servers.get(framework).cache_unsupported(contract.CACHE_MEMORY)
 
 
 def cache_paths(

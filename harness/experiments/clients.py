@@ -342,7 +342,7 @@ def article_json(
         return Measurement("article_json_round_trip", setup, {name: Skipped(reason) for name in frameworks})
     try:
         for name in frameworks:
-            if reason := servers.missing(name):
+            if reason := servers.unavailable(name):
                 outcomes[name] = Skipped(reason)
                 continue
             server_loop = BASELINE_LOOP if name == "baseline" else "asyncio"

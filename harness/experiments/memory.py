@@ -55,7 +55,7 @@ def memory_per_connection(
     ensure_fd_limit(max(counts) + FDS_BESIDES_CONNECTIONS)  # raises FdLimitError with the fix
     outcomes: dict[tuple[str, int], MemoryResult | Skipped | Failed] = {}
     for name in frameworks or servers.FRAMEWORKS:
-        reason = servers.missing(name) or workload.unsupported(name)
+        reason = servers.unavailable(name) or workload.unsupported(name)
         for count in counts:
             if reason:
                 outcomes[name, count] = Skipped(reason)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.report import svg
+from harness.report import ladder, svg
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
-from harness.report.results import BenchmarkCase, Run, latest_runs, release_runs, workloads
+from harness.report.results import BenchmarkCase, Run, headline_classes, latest_runs, release_runs, workloads
 from harness.stats import SATURATED_CPU_PCT
 from servers import release_key
 
@@ -28,6 +28,9 @@ svg .chart-title { font-weight: bold; font-size: 13px; } .axis-line { stroke: #b
 .client-bound { color: #b35900; fill: #b35900; font-weight: bold; }
 .trends { display: flex; flex-wrap: wrap; gap: 12px 28px; } .trend-box { flex: 0 0 auto; }
 .trend-box table { font-size: 12px; } .trend-box th, .trend-box td { padding: 2px 6px; }
+svg .costliest, tr.costliest td { fill: #b2182b; color: #b2182b; font-weight: bold; }
+svg .divider-label { fill: #777; font-size: 11px; font-style: italic; } tr.beside-head th { text-align: left; }
+tr.beside-head th { color: #666; font-weight: normal; font-style: italic; padding-top: 8px; }
 .empty { background: #fff8e5; border: 1px solid #f0d98c; padding: .6em 1em; }
 nav a { margin-right: 1em; }
 """
@@ -95,6 +98,35 @@ def _side_by_side_section(found: dict[str, BenchmarkCase], latest: dict[str, Run
     return out
 
 
+def _ladder_section(found: dict[str, BenchmarkCase], latest: dict[str, Run], headline: list[str]) -> list[str]:
+    out = [
+        '<h2 id="ladder">The ladder: what each layer costs</h2>',
+        '<p class="meta">Each rung adds one layer to the one below: the bare asyncio baseline, picows (a WebSocket '
+        "library in Cython), websockets (a pure-Python protocol stack), uvicorn with a bare ASGI application, "
+        "Starlette on it, FastAPI on Starlette. What a layer adds is its rung's time per op (at full load) and "
+        "instructions per op (one operation in flight, cost.html) minus those of the rung below; a framework "
+        "without the endpoint is left out, and a failed or n/a figure leaves its steps out. The frameworks beside "
+        "the ladder are whole stacks of their own, shown for scale.</p>",
+    ]
+    if not latest:
+        out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
+    for machine, run in latest.items():
+        out.append(
+            f'<section class="ladder" data-machine="{_e(machine)}"><h3>Machine <code>{_e(machine)}</code> '
+            f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
+        )
+        for lad in ladder.ladders(run, found, headline):
+            out.append(f'<h3 class="ladder-workload">{_e(lad.title)} ')
+            out.append(f"<small>{_e(lad.workload.name)} on {_e(machine)}</small></h3>")
+            out.append(svg.ladder(lad))
+            out.append(ladder.html_table(lad))
+            out.append(
+                f'<p class="costliest-layer" data-workload="{_e(lad.workload.name)}">{_e(ladder.sentence(lad))}</p>'
+            )
+        out.append("</section>")
+    return out
+
+
 def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str, str, str], Run]) -> list[str]:
     out = ['<h2 id="releases">Across releases</h2>']
     if not releases:
@@ -127,14 +159,15 @@ def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str,
     return out
 
 
-def render(runs: list[Run]) -> str:
-    """The whole page for these runs."""
+def render(runs: list[Run], headline: list[str] | None = None) -> str:
+    """The whole page for these runs; ``headline``: the ladder's workloads (default benchmarks/headline.txt)."""
     found = workloads(runs)
     out = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
-        '<nav><a href="index.html">← asv graphs</a><a href="#side-by-side">Side by side</a>'
+        '<nav><a href="index.html">← asv graphs</a><a href="#ladder">The ladder</a>'
+        '<a href="#side-by-side">Side by side</a>'
         '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
         '<p class="meta">Throughput is 1 / time per op (larger is better). The baseline is a bare asyncio '
@@ -142,6 +175,7 @@ def render(runs: list[Run]) -> str:
         f"is in the same rounds. A server below {SATURATED_CPU_PCT:.0f} % of its core was not the bottleneck: its "
         f'figure is marked <span class="client-bound">⚠ client-bound</span>. {CLIENT_BOUND_MEANS} n/a: the '
         "framework lacks the endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
+        *_ladder_section(found, latest_runs(runs), headline_classes() if headline is None else headline),
         *_side_by_side_section(found, latest_runs(runs)),
         *_releases_section(found, release_runs(runs)),
         "</body></html>",

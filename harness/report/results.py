@@ -7,11 +7,12 @@ import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 from harness.process import ROOT
+from servers import SELECTION_ENV
 
 BASELINE = "baseline"
 HEADLINE_FILE = ROOT / "benchmarks" / "headline.txt"
@@ -38,8 +39,24 @@ class Run:
     date: int  # commit date, ms since the epoch
     started_at: int
     env: str
-    pins: Mapping[str, str]  # framework -> pinned release; empty in the default (latest) environment
+    pins: Mapping[str, str]  # package -> pinned release; empty in the default (latest) environment
     values: Mapping[str, Values]  # benchmark -> its values
+    env_vars: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # asv's env_nobuild variables of the environment
+
+    @property
+    def release(self) -> tuple[str, str] | None:
+        """(framework, release) a release environment measures, or None. An environment pins
+        its framework alone, or also the stack it runs on (servers.Framework.stack) and then
+        names the framework it measures in BENCH_FRAMEWORKS (asv.releases.json)."""
+        selected = [name for name in self.env_vars.get(SELECTION_ENV, "").split(",") if name.strip()]
+        if len(selected) == 1 and selected[0].strip() in self.pins:
+            framework = selected[0].strip()
+            return framework, self.pins[framework]
+        if len(self.pins) == 1:
+            return next(iter(self.pins.items()))
+        return None  # the default environment, or a cross product this suite never makes
 
     @property
     def recency(self) -> tuple[int, int]:
@@ -91,6 +108,7 @@ def _read(path: Path) -> Run | None:
         env=data.get("env_name", ""),
         pins=MappingProxyType({k: v for k, v in requirements.items() if v}),
         values=MappingProxyType(values),
+        env_vars=MappingProxyType(dict(data.get("env_vars") or {})),
     )
 
 
@@ -117,9 +135,9 @@ def release_runs(runs: Iterable[Run]) -> dict[tuple[str, str, str], Run]:
     """(machine, framework, release) -> the newest run of that release environment."""
     newest: dict[tuple[str, str, str], Run] = {}
     for run in runs:
-        if len(run.pins) != 1:
-            continue  # the default environment, or a cross product this suite never makes
-        ((framework, release),) = run.pins.items()
+        if run.release is None:
+            continue
+        framework, release = run.release
         key = (run.machine, framework, release)
         newest[key] = max(newest.get(key, run), run, key=lambda r: r.recency)
     return newest

@@ -1,7 +1,9 @@
-"""The terminal summary of the default run: headline figures, headroom, saturation, client-bound figures."""
+"""The terminal summary of the default run: headline figures, headroom, saturation, client-bound
+figures, and the ladder of each headline workload (harness/report/ladder.py)."""
 
 from __future__ import annotations
 
+from harness.report import ladder
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
 from harness.report.results import BASELINE, Run, latest_runs, workloads
 from harness.stats import SATURATED_CPU_PCT
@@ -50,4 +52,6 @@ def render(runs: list[Run], headline_classes: list[str]) -> str:
             lines.append(f"  {CLIENT_BOUND_MEANS}")
         else:
             lines.append(f"  Every framework figure with a CPU reading was server-bound (>= {SATURATED_CPU_PCT:.0f} %)")
+        for lad in ladder.ladders(run, found, headline_classes):
+            lines.extend(ladder.terminal_block(lad))
     return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."

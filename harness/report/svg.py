@@ -6,11 +6,27 @@ import math
 
 from harness.report.formatting import escape as _e
 from harness.report.formatting import number
+from harness.report.ladder import Ladder, Rung, step_instructions, step_us
 from harness.report.results import BASELINE, BenchmarkCase, Run, throughput, usable
 from harness.stats import client_bound
 from servers import release_key
 
-COLORS = {"baseline": "#8c8c8c", "aiohttp": "#2166ac", "tornado": "#d95f02", "websockets": "#7570b3"}
+COLORS = {
+    "baseline": "#8c8c8c",
+    "aiohttp": "#2166ac",
+    "tornado": "#d95f02",
+    "websockets": "#7570b3",
+    # One each for the frameworks the ladder brought in: twelve bars side by side stay
+    # readable only if no two frameworks share a color.
+    "picows": "#1b9e77",
+    "uvicorn": "#e7298a",
+    "starlette": "#66a61e",
+    "fastapi": "#a6761d",
+    "litestar": "#e6ab02",
+    "blacksheep": "#3b3b3b",
+    "sanic": "#b2182b",
+    "granian": "#17becf",
+}
 PALETTE = ["#1b9e77", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]  # for frameworks added later
 MACHINE_DASH = ["", "6 3", "2 3", "8 3 2 3"]
 
@@ -78,6 +94,80 @@ def side_by_side(run: Run, workload: BenchmarkCase) -> str:
             parts.append('<tspan class="client-bound" dx="6">⚠ client-bound</tspan>')
         parts.append("</text>")
     axis_y = row_h * len(rows) + 16
+    parts.append(f'<text x="{label_w}" y="{axis_y}" class="axis">0</text>')
+    parts.append(f'<text x="{label_w + bar_w}" y="{axis_y}" text-anchor="end" class="axis">{top:,.0f} ops/s</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _step_attr(value: float | None, scale: float) -> str:
+    # A bar's step as data: a number, "failed" or "n/a" (the step is broken there).
+    return number(value) if not usable(value) else f"{value * scale:.6g}"
+
+
+def ladder(lad: Ladder) -> str:
+    """Horizontal throughput bars up the ladder (bottom first), each annotated with what its
+    layer adds over the rung below; then, past a divider, the frameworks beside the ladder."""
+    label_w, bar_w, note_w, row_h, gap = 110, 330, 480, 26, 30
+    rows: list[tuple[Rung, float]] = []  # each rung and the y of its row
+    bottom = 4.0
+    for index, rung in enumerate((*lad.rungs, *lad.beside)):
+        if index == len(lad.rungs) and lad.rungs:
+            bottom += gap  # room for the divider: the stacks beside are not steps of the ladder
+        rows.append((rung, bottom))
+        bottom += row_h
+    top = nice_max(max((ops for rung, _y in rows if (ops := rung.ops_per_second)), default=1.0))
+    height = int(bottom) + 20
+    width = label_w + bar_w + note_w
+    costliest = lad.costliest
+    workload, machine = _e(lad.workload.name), _e(lad.machine)
+    parts = [
+        f'<svg class="chart ladder" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'data-workload="{workload}" data-machine="{machine}">',
+        f"<title>{_e(lad.title)}: throughput up the ladder on {machine}</title>",
+    ]
+    if lad.rungs and lad.beside:
+        divider_y = rows[len(lad.rungs)][1] - gap / 2 - 2
+        parts.append(
+            f'<line class="ladder-divider" x1="8" y1="{divider_y:.1f}" x2="{width - 8}" y2="{divider_y:.1f}" '
+            'stroke="#bbb" stroke-dasharray="4 3"/>'
+        )
+        parts.append(f'<text x="{label_w}" y="{divider_y + 12:.1f}" class="divider-label">beside the ladder</text>')
+    for rung, y in rows:
+        framework, kind = _e(rung.framework), rung.kind
+        parts.append(f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end" class="label">{framework}</text>')
+        ops = rung.ops_per_second
+        if ops is None:
+            state = "failed" if rung.seconds_per_op is None else "n/a"
+            parts.append(
+                f'<text x="{label_w + 4}" y="{y + 15}" class="missing" data-framework="{framework}" '
+                f'data-workload="{workload}" data-rung="{kind}">{state}</text>'
+            )
+        else:
+            length = max(1.0, bar_w * ops / top)
+            step = rung.step
+            parts.append(
+                f'<rect class="rung" x="{label_w}" y="{y}" width="{length:.1f}" height="{row_h - 8}" '
+                f'fill="{color(rung.framework)}" data-framework="{framework}" data-workload="{workload}" '
+                f'data-machine="{machine}" data-rung="{kind}" data-ops-per-second="{ops:.6g}" '
+                f'data-instructions-per-op="{_step_attr(rung.instructions_per_op, 1)}" '
+                f'data-step-us="{_step_attr(step.seconds_per_op, 1e6) if step else ""}" '
+                f'data-step-instructions="{_step_attr(step.instructions_per_op, 1) if step else ""}" '
+                f'data-costliest="{str(rung is costliest).lower()}">'
+                f"<title>{framework}: {ops:,.0f} ops/s</title></rect>"
+            )
+            parts.append(f'<text x="{label_w + length + 4}" y="{y + 14}" class="value">{ops:,.0f}/s</text>')
+        if not rung.on_ladder:
+            note = f"×{number(rung.ratio_to_baseline, digits=2)} baseline"
+        elif rung.step is None:
+            note = "the bottom rung"
+        else:
+            note = f"{step_us(rung)} µs/op · {step_instructions(rung)} instr/op over {rung.step.below}"
+        parts.append(f'<text x="{label_w + bar_w + 80}" y="{y + 14}" class="note">{_e(note)}')
+        if rung is costliest:
+            parts.append('<tspan class="costliest" dx="6">◀ costs most</tspan>')
+        parts.append("</text>")
+    axis_y = int(bottom) + 12
     parts.append(f'<text x="{label_w}" y="{axis_y}" class="axis">0</text>')
     parts.append(f'<text x="{label_w + bar_w}" y="{axis_y}" text-anchor="end" class="axis">{top:,.0f} ops/s</text>')
     parts.append("</svg>")
