@@ -71,6 +71,24 @@ def start_server() -> Iterator:
         assert not pid_alive(server.pid), f"{server.framework} server {server.pid} outlived its test"
 
 
+@pytest.fixture(scope="module")
+def running() -> Iterator:
+    """running(framework, codec="stdlib") -> its ServerProcess, started once for the test module:
+    for the cases that leave a server as they found it, so that each framework starts once."""
+    started: dict[tuple[str, str], ServerProcess] = {}
+
+    def get(framework: str, codec: str = "stdlib") -> ServerProcess:
+        if (framework, codec) not in started:
+            started[framework, codec] = ServerProcess(framework, json_codec=codec).start()
+        started[framework, codec].check_alive()
+        return started[framework, codec]
+
+    yield get
+    for process in started.values():
+        process.stop()
+        assert not pid_alive(process.pid), f"{process.framework} server {process.pid} outlived its tests"
+
+
 def fake_server(mode: str) -> ServerProcess:
     """An unstarted tests/fake_server.py in ``mode`` (a context manager starts and stops it)."""
     return ServerProcess(f"fake-{mode}", command=[sys.executable, str(FAKE_SERVER), mode])

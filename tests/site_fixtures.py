@@ -14,6 +14,7 @@ import math
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from asv import util
@@ -23,6 +24,11 @@ from harness.cost.records import CostRecord, FunctionCost
 from harness.process import ROOT
 
 FRAMEWORKS = ["baseline", "aiohttp", "tornado", "websockets"]
+# The frameworks the ladder view brought in (harness/report/ladder.py), in servers.FRAMEWORKS'
+# order. Only a results set made with ``frameworks=WITH_LADDER`` has them: the other tests
+# count the first four's bars, rows and asv graphs.
+LADDER_FRAMEWORKS = ["picows", "uvicorn", "starlette", "fastapi", "litestar", "blacksheep", "sanic", "granian"]
+WITH_LADDER = FRAMEWORKS + LADDER_FRAMEWORKS
 UNITS = {
     "track_time_per_op": "seconds",
     "track_ratio_to_baseline": "x baseline",
@@ -30,15 +36,34 @@ UNITS = {
     "track_generator_cpu": "% of a core",
     "track_latency_p99": "seconds",
 }
-# workload -> framework -> (seconds per op, server CPU %): made up. websockets has no HTTP
-# server (n/a); tornado's WebSocket server is left below 90 % CPU to show a client-bound mark.
+# workload -> framework -> (seconds per op, server CPU %): made up. websockets and picows have
+# no HTTP server (n/a); tornado's WebSocket server is left below 90 % CPU to show a client-bound mark.
 TEMPLATE = {
-    "bench_http.GetJson": {"baseline": (20e-6, 97.0), "aiohttp": (170e-6, 99.0), "tornado": (450e-6, 99.5)},
+    "bench_http.GetJson": {
+        "baseline": (20e-6, 97.0),
+        "aiohttp": (170e-6, 99.0),
+        "tornado": (450e-6, 99.5),
+        "uvicorn": (60e-6, 99.0),
+        "starlette": (95e-6, 99.0),
+        "fastapi": (160e-6, 99.5),
+        "litestar": (110e-6, 99.0),
+        "blacksheep": (75e-6, 99.0),
+        "sanic": (70e-6, 98.0),
+        "granian": (50e-6, 99.0),
+    },
     "bench_websocket.EchoText32B": {
         "baseline": (10e-6, 95.0),
         "aiohttp": (60e-6, 98.0),
         "tornado": (120e-6, 70.0),
         "websockets": (90e-6, 99.0),
+        "picows": (14e-6, 96.0),
+        "uvicorn": (110e-6, 99.0),
+        "starlette": (125e-6, 99.0),
+        "fastapi": (140e-6, 99.0),
+        "litestar": (135e-6, 99.0),
+        "blacksheep": (115e-6, 99.0),
+        "sanic": (80e-6, 98.0),
+        "granian": (70e-6, 99.0),
     },
 }
 MACHINE = {"arch": "x86_64", "cpu": "fixture cpu", "num_cpu": "2", "os": "Linux", "ram": "1000000", "version": 1}
@@ -53,15 +78,36 @@ COST_CLASSES = {
 }
 COST_UNITS = {"track_instructions_per_op": "instructions", "track_syscalls_per_op": "syscalls"}
 # case -> framework -> (instructions per op at the framework's first fixture release, syscalls per op).
-# websockets has no HTTP server (n/a); tornado's binary echo is recorded as failed (None).
+# websockets and picows have no HTTP server (n/a); tornado's binary echo is recorded as failed
+# (None); the ladder's frameworks have only the headline cases. Up the ladder, websockets is the
+# costliest step on the echo and FastAPI on GET /json.
 COST_TEMPLATE: dict[str, dict[str, tuple[float, float] | None]] = {
     "ws_echo_text_32B": {
         "baseline": (12_000.0, 2.0),
         "aiohttp": (69_720.0, 3.0),
         "tornado": (150_000.0, 4.0),
         "websockets": (95_000.0, 3.0),
+        "picows": (20_000.0, 2.0),
+        "uvicorn": (120_000.0, 3.0),
+        "starlette": (135_000.0, 3.0),
+        "fastapi": (150_000.0, 3.0),
+        "litestar": (140_000.0, 3.0),
+        "blacksheep": (125_000.0, 3.0),
+        "sanic": (80_000.0, 3.0),
+        "granian": (60_000.0, 3.0),
     },
-    "http_get_json": {"baseline": (9_000.0, 2.0), "aiohttp": (120_000.0, 3.0), "tornado": (260_000.0, 5.0)},
+    "http_get_json": {
+        "baseline": (9_000.0, 2.0),
+        "aiohttp": (120_000.0, 3.0),
+        "tornado": (260_000.0, 5.0),
+        "uvicorn": (45_000.0, 3.0),
+        "starlette": (80_000.0, 3.0),
+        "fastapi": (140_000.0, 3.0),
+        "litestar": (90_000.0, 3.0),
+        "blacksheep": (50_000.0, 3.0),
+        "sanic": (55_000.0, 3.0),
+        "granian": (40_000.0, 3.0),
+    },
     "ws_echo_binary_32B": {
         "baseline": (11_500.0, 2.0),
         "aiohttp": (68_000.0, 3.0),
@@ -70,7 +116,20 @@ COST_TEMPLATE: dict[str, dict[str, tuple[float, float] | None]] = {
     },
 }
 # The releases the default environment "installed" (the cost records say so; asv does not).
-DEFAULT_RELEASES = {"baseline": "", "aiohttp": "3.14.5", "tornado": "6.6.1", "websockets": "17.4"}
+DEFAULT_RELEASES = {
+    "baseline": "",
+    "aiohttp": "3.14.5",
+    "tornado": "6.6.1",
+    "websockets": "17.4",
+    "picows": "1.8.0",
+    "uvicorn": "0.35.0",
+    "starlette": "0.47.2",
+    "fastapi": "0.116.1",
+    "litestar": "2.16.0",
+    "blacksheep": "2.4.0",
+    "sanic": "25.3.0",
+    "granian": "2.5.0",
+}
 FLAMEGRAPH_WORKLOADS = {"ws_echo_text_32B": "ws_echo_text_32B_c100", "http_get_json": "http_get_json_c64"}
 # Each later release of a framework costs INJECTED_STEP more instructions per op in this one
 # function and SECOND_STEP fewer in SECOND: the diff pages must list INJECTED first.
@@ -118,7 +177,7 @@ def make_repo(path: Path, commits: int) -> list[str]:
     return hashes
 
 
-def write_benchmarks(results: Path, cost: bool = False) -> None:
+def write_benchmarks(results: Path, cost: bool = False, frameworks: Sequence[str] = FRAMEWORKS) -> None:
     benchmarks: dict = {"version": 2}
     for cls, cases in COST_CLASSES.items() if cost else ():
         for method, unit in COST_UNITS.items():
@@ -127,7 +186,7 @@ def write_benchmarks(results: Path, cost: bool = False) -> None:
                 "code": f"# fixture {name}",
                 "name": name,
                 "param_names": ["framework", "case"],
-                "params": [[_param(f) for f in FRAMEWORKS], [_param(c) for c in cases]],
+                "params": [[_param(f) for f in frameworks], [_param(c) for c in cases]],
                 "type": "track",
                 "unit": unit,
                 "timeout": 900,
@@ -140,7 +199,7 @@ def write_benchmarks(results: Path, cost: bool = False) -> None:
                 "code": f"# fixture {name}",
                 "name": name,
                 "param_names": ["framework"],
-                "params": [[_param(f) for f in FRAMEWORKS]],
+                "params": [[_param(f) for f in frameworks]],
                 "type": "track",
                 "unit": unit,
                 "timeout": 900,
@@ -191,14 +250,16 @@ def cost_record(framework: str, release: str, case: str, step: int) -> CostRecor
     )
 
 
-def _cost_rows(results: Path, machine: str, commit: str, env_name: str, pins: dict[str, str]) -> dict[str, list]:
+def _cost_rows(
+    results: Path, machine: str, commit: str, env_name: str, pins: dict[str, str], frameworks: Sequence[str]
+) -> dict[str, list]:
     """asv rows for the cost classes in one run, writing the run's cost records and flame graphs as it goes."""
     rows = {}
     # Release environments run only the headline classes; the default one runs all.
     classes = {"bench_cost.HeadlineCost": COST_CLASSES["bench_cost.HeadlineCost"]} if pins else COST_CLASSES
     for cls, cases in classes.items():
         columns: dict[str, list] = {method: [] for method in COST_UNITS}
-        for framework in FRAMEWORKS:
+        for framework in frameworks:
             installed = framework == "baseline" or not pins or framework in pins
             release = (pins.get(framework) or DEFAULT_RELEASES[framework]) if installed else ""
             known = [r for f, r in RELEASES if f == framework] + [DEFAULT_RELEASES[framework]]
@@ -222,7 +283,7 @@ def _cost_rows(results: Path, machine: str, commit: str, env_name: str, pins: di
                     flamegraph.write_text(json.dumps(SPEEDSCOPE))
                 columns["track_instructions_per_op"].append(record.instructions_per_op)
                 columns["track_syscalls_per_op"].append(record.syscalls_per_op)
-        params = [[_param(f) for f in FRAMEWORKS], [_param(c) for c in cases]]
+        params = [[_param(f) for f in frameworks], [_param(c) for c in cases]]
         for method, values in columns.items():
             rows[f"{cls}.{method}"] = [values, params, "fixture-1", 1767268800000, 0.1]
     return rows
@@ -236,17 +297,18 @@ def write_run(
     pins: dict[str, str],
     slowdown: float = 1.0,
     cost: bool = False,
+    frameworks: Sequence[str] = FRAMEWORKS,
 ) -> Path:
     """One results file. ``pins`` {} is the default env (all frameworks at latest); one pin is a release env.
     ``cost`` adds the cost classes' values and writes their records and flame graphs."""
-    requirements = pins or {f: "" for f in FRAMEWORKS[1:]}
-    installed = set(pins) if pins else set(FRAMEWORKS[1:])
+    requirements = pins or {f: "" for f in frameworks[1:]}
+    installed = set(pins) if pins else set(frameworks[1:])
     env_name = "virtualenv-py3.11-" + "-".join(f"{k}{v}" for k, v in sorted(requirements.items()))
     rows = {}
     for workload, figures in TEMPLATE.items():
         baseline_time = figures["baseline"][0]
         columns: dict[str, list] = {method: [] for method in UNITS}
-        for framework in FRAMEWORKS:
+        for framework in frameworks:
             if framework not in figures or (framework != "baseline" and framework not in installed):
                 for method in UNITS:
                     columns[method].append(math.nan)  # n/a: skipped
@@ -259,9 +321,9 @@ def write_run(
             columns["track_generator_cpu"].append(40.0)
             columns["track_latency_p99"].append(seconds * 150)
         for method, values in columns.items():
-            rows[f"{workload}.{method}"] = [values, [[_param(f) for f in FRAMEWORKS]], "fixture-1", 1767268800000, 0.1]
+            rows[f"{workload}.{method}"] = [values, [[_param(f) for f in frameworks]], "fixture-1", 1767268800000, 0.1]
     if cost:
-        rows.update(_cost_rows(results, machine, commit, env_name, pins))
+        rows.update(_cost_rows(results, machine, commit, env_name, pins, frameworks))
     data = {
         "commit_hash": commit,
         "env_name": env_name,
@@ -297,19 +359,26 @@ def asv_config(work: Path, repo: Path) -> Path:
 
 
 def make_results(
-    work: Path, machine: str = "fixture-a", releases: bool = True, cost: bool = False
+    work: Path,
+    machine: str = "fixture-a",
+    releases: bool = True,
+    cost: bool = False,
+    frameworks: Sequence[str] = FRAMEWORKS,
 ) -> tuple[Path, list[str]]:
     """Three commits of the default env (the last one 10 % slower) and, optionally, the release
-    envs and the cost family (asv values, records, flame graphs: harness/cost/records.py)."""
+    envs and the cost family (asv values, records, flame graphs: harness/cost/records.py).
+    ``frameworks``: FRAMEWORKS, or WITH_LADDER for every rung of the ladder view."""
     commits = make_repo(work / "repo", 3)
     results = work / "results"
-    write_benchmarks(results, cost=cost)
+    write_benchmarks(results, cost=cost, frameworks=frameworks)
     write_machine(results, machine)
     for index, commit in enumerate(commits):
-        write_run(results, machine, commit, index, {}, slowdown=1.1 if index == 2 else 1.0, cost=cost)
+        slowdown = 1.1 if index == 2 else 1.0
+        write_run(results, machine, commit, index, {}, slowdown=slowdown, cost=cost, frameworks=frameworks)
     if releases:
         for step, (framework, release) in enumerate(RELEASES):
-            write_run(results, machine, commits[-1], 2, {framework: release}, slowdown=1.0 + 0.2 * step, cost=cost)
+            pins = {framework: release}
+            write_run(results, machine, commits[-1], 2, pins, 1.0 + 0.2 * step, cost=cost, frameworks=frameworks)
     return results, commits
 
 

@@ -5,7 +5,9 @@ its machine file (~/.asv-machine.json) is the test's, never the user's."""
 
 from __future__ import annotations
 
+import ast
 import collections
+import itertools
 import json
 import math
 import os
@@ -18,9 +20,10 @@ import pytest
 from asv import util
 
 import servers
-from benchmarks import bench_cost
+from benchmarks import bench_cache, bench_cost, bench_http, bench_websocket
+from benchmarks.common import Comparison
 from harness.asv_run import asv_home_env
-from harness.compare import QUICK_ENV
+from harness.compare import QUICK_ENV, ServerPool
 from harness.cost.family import server_groups
 from harness.cost.records import CostRecord, profiles_dir
 from harness.cost.store import MACHINE_ENV, RESULTS_ENV
@@ -28,6 +31,7 @@ from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
 
 ASV = [sys.executable, "-m", "asv"]
+SMOKE_FRAMEWORKS = ("aiohttp", "tornado", "websockets")
 # The quick run measures every class once (about 5 minutes here): beyond the default timeout.
 pytestmark = pytest.mark.timeout(1500)
 
@@ -51,6 +55,9 @@ def asv_run(tmp_path_factory) -> dict:
     # machine and results folder harness.asv_run passes (harness/cost/store.py), so the cost
     # family saves its profiles as in a real run.
     extra = {
+        # The smoke run measures the original three frameworks (the contract tests check every
+        # server); the others must show n/a, which proves the selection (BENCH_FRAMEWORKS).
+        servers.SELECTION_ENV: ",".join(SMOKE_FRAMEWORKS),
         QUICK_ENV: "1",
         START_LOG_ENV: str(start_log),
         "ASV_COMMIT": commit or "0" * 40,
@@ -76,8 +83,11 @@ def asv_run(tmp_path_factory) -> dict:
     }
 
 
-def values(asv_run: dict, name: str) -> list:
-    return asv_run["results"]["results"][name][0]
+def values(asv_run: dict, name: str) -> dict:
+    """A benchmark's values by parameter combination: {(framework, ...): value}."""
+    column = dict(zip(asv_run["results"]["result_columns"], asv_run["results"]["results"][name], strict=False))
+    combos = itertools.product(*([ast.literal_eval(p) for p in axis] for axis in column["params"]))
+    return dict(zip(combos, column["result"], strict=True))
 
 
 def test_asv_run_succeeds(asv_run):
@@ -87,21 +97,25 @@ def test_asv_run_succeeds(asv_run):
     assert asv_run["results"] is not None
 
 
-def test_every_framework_is_recorded_where_it_has_the_endpoint(asv_run):
-    # params are [baseline, aiohttp, tornado, websockets]
+def test_every_selected_framework_is_recorded_where_it_has_the_endpoint(asv_run):
     ws = values(asv_run, "bench_websocket.EchoText32B.track_time_per_op")
-    assert len(ws) == 4 and all(isinstance(v, float) and v > 0 for v in ws), ws
+    assert [f for (f,) in ws] == list(servers.FRAMEWORKS)
+    for (framework,), value in ws.items():
+        if framework in ("baseline", *SMOKE_FRAMEWORKS):
+            assert isinstance(value, float) and value > 0, (framework, value)
+        else:  # not selected: asv records a skip (NaN, shown n/a); a failure would be None
+            assert isinstance(value, float) and math.isnan(value), (framework, value)
     http = values(asv_run, "bench_http.GetJson.track_time_per_op")
-    assert all(isinstance(v, float) and v > 0 for v in http[:3]), http
-    # websockets has no HTTP server: asv records a skip (NaN, shown n/a); a failure would be None.
-    assert isinstance(http[3], float) and math.isnan(http[3]), http
+    assert all(isinstance(http[f,], float) and http[f,] > 0 for f in ("baseline", "aiohttp", "tornado")), http
+    # websockets has no HTTP server: a skip too.
+    assert isinstance(http["websockets",], float) and math.isnan(http["websockets",]), http
 
 
 def test_the_cost_family_is_recorded_with_its_profiles(asv_run):
-    # params are [baseline, aiohttp, tornado, websockets] x [ws_echo_text_32B, http_get_json]
     instructions = values(asv_run, "bench_cost.HeadlineCost.track_instructions_per_op")
-    assert all(isinstance(v, float) and v > 1000 for v in instructions[:7]), instructions
-    assert math.isnan(instructions[7]), instructions  # websockets serves no HTTP: n/a
+    measured = {combo: v for combo, v in instructions.items() if combo[0] in ("baseline", *SMOKE_FRAMEWORKS)}
+    assert all(isinstance(v, float) and v > 1000 for c, v in measured.items() if c != ("websockets", "http_get_json"))
+    assert math.isnan(instructions["websockets", "http_get_json"])  # websockets serves no HTTP: n/a
     # Beside the results: asv's run gives the commit and environment (harness/cost/store.py).
     profiles = profiles_dir(asv_run["results_dir"])
     records = list(profiles.glob(f"smoke/{asv_run['commit']}/smoke-env/ws_echo_text_32B/aiohttp.json"))
@@ -113,12 +127,31 @@ def cost_family_starts(cls: type) -> collections.Counter:
     """The server starts a cost class makes in a smoke run: two per server configuration a
     framework needs (natively, then under valgrind), and HeadlineCost's flame graphs one each."""
     starts = collections.Counter()
-    for framework in servers.FRAMEWORKS:
+    for framework in servers.selection():
         cases = [c for c in cls.cases if c.in_smoke_run and not c.workload.unsupported(framework)]
         starts[framework] = 2 * len(server_groups(cases, framework))
     if cls is bench_cost.HeadlineCost:
         starts.update(framework for _workload, framework in bench_cost.flamegraph_plan())
     return starts
+
+
+def comparison_classes() -> list[type]:
+    classes = []
+    for module in (bench_websocket, bench_http, bench_cache):
+        classes += [c for c in vars(module).values() if isinstance(c, type) and issubclass(c, Comparison)]
+    return [c for c in classes if getattr(c, "workload", None) or c.grid]
+
+
+def comparison_starts(cls: type) -> collections.Counter:
+    """The server starts a comparison class makes: one per framework and server configuration."""
+    workloads = cls.grid.values() if cls.grid else [cls.workload]
+    return collections.Counter(
+        {
+            framework: len({ServerPool.key(w, framework, None) for w in workloads if not w.unsupported(framework)})
+            for framework in servers.selection()
+            if any(not w.unsupported(framework) for w in workloads)
+        }
+    )
 
 
 def test_each_server_starts_once_per_measurement_and_none_is_left(asv_run):
@@ -129,10 +162,17 @@ def test_each_server_starts_once_per_measurement_and_none_is_left(asv_run):
     assert by_parent, "no server was started"
     with pytest.MonkeyPatch.context() as quick_run:
         quick_run.setenv(QUICK_ENV, "1")  # as asv ran them
+        quick_run.setenv(servers.SELECTION_ENV, ",".join(SMOKE_FRAMEWORKS))
         cost_starts = cost_family_starts(bench_cost.HeadlineCost)  # WorkloadCost starts none in a smoke run
+        grid_starts = [comparison_starts(cls) for cls in comparison_classes()]
+    assert not {f for counts in by_parent.values() for f in counts} - {"baseline", *SMOKE_FRAMEWORKS}
     for parent, counts in by_parent.items():
-        # Each workload a class measures starts every framework once (a grid: once per workload).
-        assert len(set(counts.values())) == 1 or counts == cost_starts, f"{parent} started {counts}"
+        # A comparison starts each framework once per server configuration its workloads need
+        # (a grid shares servers between workloads, harness.compare.ServerPool); the experiments
+        # start every framework alike.
+        assert len(set(counts.values())) == 1 or counts in grid_starts or counts == cost_starts, (
+            f"{parent} started {counts}"
+        )
     assert cost_starts in by_parent.values()  # the cost family ran, as planned
     # One measuring process per benchmark class (its setup_cache), none per benchmark or sample.
     classes = {name.rsplit(".", 1)[0] for name in asv_run["results"]["results"]}
@@ -158,7 +198,8 @@ def test_sigkill_of_asv_mid_run_leaves_no_process_behind(tmp_path):
     conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), results_dir=str(tmp_path / "results"))
     (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
     start_log = tmp_path / "starts.log"
-    env = asv_home_env(tmp_path / "home", {**os.environ, START_LOG_ENV: str(start_log)})
+    selection = {servers.SELECTION_ENV: ",".join(SMOKE_FRAMEWORKS)}
+    env = asv_home_env(tmp_path / "home", {**os.environ, START_LOG_ENV: str(start_log), **selection})
     env.pop(QUICK_ENV, None)  # a full measurement, so asv is killed in the middle of it
     before = set(loadgen_processes())
     common = ["--config", str(tmp_path / "asv.conf.json")]

@@ -11,13 +11,14 @@ import time
 
 import pytest
 
+import servers
 from harness import compare, workloads
 from harness.compare import Rounds
 from harness.generator import GeneratorError
 from harness.outcomes import Failed, Skipped, Summary
 from harness.process import ROOT, ServerError, ServerProcess, cpu_plan
 from servers import contract
-from tests.conftest import fake_server, generator_for, http, pid_alive
+from tests.conftest import fake_server, generator_for, http, live_children, pid_alive
 
 QUICK = Rounds(rounds=2, window_s=0.2, warmup_s=0.1)
 
@@ -110,7 +111,7 @@ def test_no_server_outlives_a_sigkilled_parent(tmp_path):
 
 def test_compare_counts_verified_replies_for_every_framework():
     result = compare.compare(workloads.ws_echo(32, 4), rounds=QUICK)
-    assert set(result.outcomes) == {"baseline", "aiohttp", "tornado", "websockets"}
+    assert set(result.outcomes) == set(servers.FRAMEWORKS)
     for summary in result.outcomes.values():
         assert isinstance(summary, Summary), summary
         assert summary.rounds == 2 and summary.ops > 0
@@ -120,6 +121,48 @@ def test_compare_counts_verified_replies_for_every_framework():
         assert summary.response_bytes is None  # only HTTP generators count bytes
     assert result.outcomes["baseline"].ratio_to_baseline == 1.0
     assert result.setup["pinned"] == (cpu_plan()[0] is not None)
+
+
+def test_a_grid_shares_each_server_between_workloads_that_start_it_alike(monkeypatch):
+    started = []
+    real_start = ServerProcess.start
+
+    def counted(self):
+        started.append((self.framework, "--compression" in self.command))
+        return real_start(self)
+
+    monkeypatch.setattr(ServerProcess, "start", counted)
+    grid = [workloads.ws_echo(32, 2), workloads.ws_echo(1024, 2, binary=True), workloads.ws_echo_json(256, 2, "on")]
+    measured = compare.compare_each(grid, ["baseline", "aiohttp", "picows"], QUICK)
+    # Echo 32 B and 1 KiB share a server; deflate on needs another (picows has none: n/a).
+    expected = [("baseline", False), ("aiohttp", False), ("picows", False), ("baseline", True), ("aiohttp", True)]
+    assert sorted(started) == sorted(expected)
+    assert measured[grid[2].name].outcomes["picows"] == Skipped("picows implements no permessage-deflate")
+    for measurement in measured.values():
+        for framework in ("baseline", "aiohttp"):
+            assert isinstance(measurement.outcomes[framework], Summary), measurement.outcomes[framework]
+    assert not live_children()  # the pool stopped every server when the grid was done
+
+
+def test_a_pooled_server_that_died_is_replaced_for_the_next_workload():
+    pool = compare.ServerPool()
+    try:
+        first = pool.server(workloads.ws_echo(32, 2), "baseline", None)
+        assert pool.server(workloads.ws_echo(64, 2), "baseline", None) is first
+        first.process.kill()
+        first.process.wait()
+        second = pool.server(workloads.ws_echo(128, 2), "baseline", None)
+        assert second is not first and second.process.poll() is None
+    finally:
+        pool.close()
+    assert not pid_alive(second.pid)
+
+
+def test_frameworks_not_selected_are_skipped_with_the_reason(monkeypatch):
+    monkeypatch.setenv(servers.SELECTION_ENV, "tornado")
+    result = compare.compare(workloads.ws_echo(32, 2), ["baseline", "aiohttp", "tornado"], QUICK)
+    assert result.outcomes["aiohttp"] == Skipped(f"aiohttp is not selected ({servers.SELECTION_ENV}=tornado)")
+    assert isinstance(result.outcomes["tornado"], Summary) and isinstance(result.outcomes["baseline"], Summary)
 
 
 def test_compare_skips_frameworks_without_the_endpoint():

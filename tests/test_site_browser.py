@@ -12,11 +12,12 @@ import functools
 import http.server
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+import servers
 from harness import site
 from harness.process import ROOT
 from harness.report.assets import ASSETS_DIR, ASV_ASSETS
@@ -54,10 +55,10 @@ def _require_tools() -> None:
 
 
 @contextlib.contextmanager
-def _serve_site(work: Path, cost: bool = False) -> Iterator[str]:
+def _serve_site(work: Path, cost: bool = False, frameworks: Sequence[str] = site_fixtures.FRAMEWORKS) -> Iterator[str]:
     """Publish the fixture results (with the cost family if ``cost``), build the site, serve html/."""
     _require_tools()
-    results, _commits = site_fixtures.make_results(work, cost=cost)
+    results, _commits = site_fixtures.make_results(work, cost=cost, frameworks=frameworks)
     publish = site_fixtures.publish(site_fixtures.asv_config(work, work / "repo"))
     assert publish.returncode == 0, publish.stdout + publish.stderr
     site.build(results, work / "html")
@@ -83,6 +84,15 @@ def served_site(tmp_path_factory) -> Iterator[str]:
 def served_cost_site(tmp_path_factory) -> Iterator[str]:
     # Its own results set: the cost classes would change the asv grid the other tests count.
     with _serve_site(tmp_path_factory.mktemp("cost-site"), cost=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def served_ladder_site(tmp_path_factory) -> Iterator[str]:
+    # Every rung of the ladder, with instruction counts: the first four frameworks alone leave
+    # the GET /json ladder a single rung.
+    work = tmp_path_factory.mktemp("ladder-site")
+    with _serve_site(work, cost=True, frameworks=site_fixtures.WITH_LADDER) as url:
         yield url
 
 
@@ -183,6 +193,43 @@ def test_frameworks_page_shows_side_by_side_and_trends(served_site, browser, art
         "'svg.trend[data-framework=aiohttp] circle.point')).map(function (c) { return c.dataset.release; });"
     )
     assert releases == ["3.9.5", "3.10.11"] * 2, releases
+
+
+def test_frameworks_page_opens_with_the_ladder_bars_in_ladder_order(served_ladder_site, browser, artifacts):
+    browser.get(f"{served_ladder_site}/frameworks.html")
+    # Each chart's bars, read in the order they are drawn top to bottom (their boxes on screen),
+    # and the divider between the ladder and the frameworks beside it.
+    charts = browser.execute_script(
+        "function box(e) { return e.getBoundingClientRect(); }"
+        "return Array.from(document.querySelectorAll('#ladder ~ section.ladder svg.ladder')).map(function (s) {"
+        "  var bars = Array.from(s.querySelectorAll('rect.rung'))"
+        "    .sort(function (a, b) { return box(a).top - box(b).top; });"
+        "  var divider = s.querySelector('line.ladder-divider');"
+        "  return {workload: s.dataset.workload, divider: divider ? box(divider).top : null,"
+        "    bars: bars.map(function (r) { var b = box(r); return {framework: r.dataset.framework,"
+        "      rung: r.dataset.rung, top: b.top, width: b.width, height: b.height}; })}; });"
+    )
+    order = browser.execute_script(
+        "var h = ['ladder', 'side-by-side', 'releases'].map(function (id) {"
+        "  return document.getElementById(id).getBoundingClientRect().top; });"
+        "return {headings: h, nav: document.querySelector('nav a[href=\"#ladder\"]') !== null};"
+    )
+    browser.execute_script("document.getElementById('ladder').scrollIntoView()")
+    _screenshot(browser, artifacts, "frameworks-ladder.png")
+    assert order["nav"], "no link to #ladder in the page's navigation"
+    assert order["headings"] == sorted(order["headings"]), "the ladder is not the page's first section"
+    assert [c["workload"] for c in charts] == ["bench_websocket.EchoText32B", "bench_http.GetJson"]
+    http_ladder = [f for f in servers.LADDER if servers.FRAMEWORKS[f].http]  # picows and websockets: n/a
+    for chart, ladder in zip(charts, (servers.LADDER, http_ladder), strict=True):
+        bars = chart["bars"]
+        assert all(b["width"] > 0 and b["height"] > 0 for b in bars), chart
+        assert [(b["framework"], b["rung"]) for b in bars] == [
+            *((f, "ladder") for f in ladder),
+            *((f, "beside") for f in servers.BESIDE_THE_LADDER),
+        ], chart
+        last_rung = max(b["top"] for b in bars if b["rung"] == "ladder")
+        first_beside = min(b["top"] for b in bars if b["rung"] == "beside")
+        assert last_rung < chart["divider"] < first_beside, chart
 
 
 def test_cost_chart_point_opens_its_profile_and_flame_graph(served_cost_site, browser, artifacts):

@@ -1,0 +1,85 @@
+"""asv.releases.json, the release history's environments: one per framework release, each pinning
+its framework and the stack it runs on (the stack at one release everywhere), naming the framework
+it measures where it installs more than one, and readable by the reports as that framework's point."""
+
+from __future__ import annotations
+
+import collections
+from types import MappingProxyType
+
+import pytest
+from asv import util
+
+import servers
+from harness.process import ROOT
+from harness.report.results import Run
+
+INCLUDE = util.load_json(str(ROOT / "asv.releases.json"), js_comments=True)["include"]
+
+
+def measured_framework(entry: dict) -> str:
+    named = entry.get("env_nobuild", {}).get(servers.SELECTION_ENV)
+    return named or next(iter(entry["req"]))
+
+
+def lines() -> dict[str, list[str]]:
+    by_framework = collections.defaultdict(list)
+    for entry in INCLUDE:
+        framework = measured_framework(entry)
+        by_framework[framework].append(entry["req"][framework])
+    return by_framework
+
+
+def test_every_framework_has_four_releases_and_websockets_eight():
+    found = lines()
+    for name in servers.FRAMEWORKS_UNDER_TEST:
+        framework = servers.get(name)
+        if framework.no_release_history:
+            assert name not in found, f"{name} has a line although: {framework.no_release_history}"
+            continue
+        assert len(found[name]) >= 4, f"{name}: {found[name]}"
+    assert len(found["websockets"]) == 8, found["websockets"]
+
+
+def test_each_line_is_in_release_order_from_the_oldest_supported():
+    for name, releases in lines().items():
+        assert releases == sorted(releases, key=servers.release_key), f"{name}: {releases}"
+        oldest = servers.get(name).min_version
+        assert not oldest or servers.release_key(releases[0]) >= servers.release_key(oldest), (name, releases)
+
+
+def test_an_environment_pins_its_framework_and_its_stack_at_one_release_along_its_line():
+    stack_pins: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    for entry in INCLUDE:
+        framework = servers.get(measured_framework(entry))
+        assert entry["python"] == "3.11"
+        assert set(entry["req"]) == {framework.package, *framework.stack}, entry
+        if framework.stack:  # more than one pin: the environment names what it measures
+            assert entry["env_nobuild"] == {servers.SELECTION_ENV: framework.name}, entry
+        else:
+            assert "env_nobuild" not in entry, entry
+        for package in framework.stack:
+            stack_pins[framework.name, package].add(entry["req"][package])
+    assert all(len(releases) == 1 for releases in stack_pins.values()), dict(stack_pins)
+
+
+@pytest.mark.parametrize("entry", [e for e in INCLUDE if "env_nobuild" in e][:1] + INCLUDE[:1])
+def test_the_reports_read_an_environment_as_its_frameworks_release(entry):
+    run = Run(
+        machine="m", commit="c", date=0, started_at=0, env="e", values=MappingProxyType({}),
+        pins=MappingProxyType(entry["req"]), env_vars=MappingProxyType(entry.get("env_nobuild", {})),
+    )  # fmt: skip
+    framework = measured_framework(entry)
+    assert run.release == (framework, entry["req"][framework])
+
+
+def test_the_selection_names_registered_frameworks_and_always_keeps_the_baseline(monkeypatch):
+    monkeypatch.setenv(servers.SELECTION_ENV, "aiohttp, tornado")
+    assert servers.selection() == ("baseline", "aiohttp", "tornado")
+    assert "not selected" in servers.unavailable("websockets")
+    assert servers.unavailable("aiohttp") is None
+    monkeypatch.setenv(servers.SELECTION_ENV, "aiohttp,nosuch")
+    with pytest.raises(servers.UnknownFramework, match="nosuch"):
+        servers.selection()
+    monkeypatch.delenv(servers.SELECTION_ENV)
+    assert servers.selection() == tuple(servers.FRAMEWORKS)
