@@ -11,6 +11,7 @@ import pytest
 from asv import util
 
 import servers
+from benchmarks import bench_cost
 from harness.process import ROOT
 from harness.report.results import Run
 
@@ -83,3 +84,11 @@ def test_the_selection_names_registered_frameworks_and_always_keeps_the_baseline
         servers.selection()
     monkeypatch.delenv(servers.SELECTION_ENV)
     assert servers.selection() == tuple(servers.FRAMEWORKS)
+
+
+def test_a_release_environment_measures_the_cost_of_its_framework_alone(monkeypatch):
+    monkeypatch.setenv(servers.SELECTION_ENV, "tornado")  # as in a release environment of Tornado
+    assert bench_cost.measured_frameworks() == ["tornado"]
+    assert {framework for _workload, framework in bench_cost.flamegraph_plan()} == {"tornado"}
+    monkeypatch.delenv(servers.SELECTION_ENV)
+    assert bench_cost.measured_frameworks() == list(servers.FRAMEWORKS)
