@@ -27,6 +27,7 @@ import socket
 from typing import Any
 
 from granian.constants import Interfaces
+from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.net import SocketHolder
 from granian.server.embed import Server
@@ -99,6 +100,12 @@ def threads() -> set[str]:
     return set(os.listdir("/proc/self/task"))
 
 
+# granian (hyper) closes a keep-alive connection that sends no request head for 30 s. In an
+# interleaved comparison a contender's connections sit idle while a dozen others start and run,
+# and a closed connection fails the generator; so an hour, as Tornado's idle timeout.
+HTTP1_SETTINGS = HTTP1Settings(header_read_timeout=3_600_000)
+
+
 async def answers_health(host: str, port: int) -> bool:
     """True once GET /health on the server is answered 200."""
     reader, writer = await asyncio.open_connection(host, port)
@@ -120,6 +127,7 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         # only take turns on it. The Python side is the one worker on this loop.
         runtime_threads=1,
         websockets=True,
+        http1_settings=HTTP1_SETTINGS,
         backlog=LISTEN_BACKLOG,  # granian calls listen() again, with 128 unless told
         log_level=LogLevels.warning,
         log_dictconfig=LOG_CONFIG,
