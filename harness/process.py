@@ -117,9 +117,9 @@ def die_with_parent(cpu: int | None):
 def follow_parent() -> None:
     """Ask the kernel to SIGKILL this process when its parent dies.
 
-    Called by the measuring process: when asv (its parent, with launch_method "spawn") is
-    killed, this process dies at once, and with it, through their own PR_SET_PDEATHSIG,
-    every server and generator it started.
+    Called by the measuring process: when its parent (asv's forkserver, which calls this too,
+    see benchmarks/__init__.py) dies, this process dies at once, and with it, through their
+    own PR_SET_PDEATHSIG, every server and generator it started.
     """
     parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
