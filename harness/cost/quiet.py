@@ -49,7 +49,11 @@ def others_blocked(pid: int) -> bool:
     """Whether every other thread of ``pid`` is blocked in a system call. A server that does its
     I/O on threads of its own (granian's Rust runtime) may still be writing a reply while its
     Python thread already waits: its instructions would then depend on timing."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:
+        raise NeverQuiet(f"the server (pid {pid}) has exited") from None
+    for task in tasks:
         if task.name == str(pid):
             continue
         try:
