@@ -39,9 +39,10 @@ class Framework:
     # its own; the others are n/a with ``no_cache_reason``. /cache/none needs no cache.
     caches: frozenset[str] = frozenset(contract.CACHED_PATHS)
     no_cache_reason: str = ""
-    # The packages a release environment pins beside ``package``, at the default
-    # environment's releases, so that only ``package`` changes along its line (the ASGI
-    # server an application framework runs on, and the libraries that server is run with).
+    # The packages a release environment pins beside ``package``, at one release along its
+    # line (the default environment's, unless the entry says why not), so that only
+    # ``package`` changes there: the ASGI server an application framework runs on, and the
+    # libraries that server is run with.
     stack: tuple[str, ...] = ()
     # Why its releases have no history line (the release history skips it), or "".
     no_release_history: str = ""
