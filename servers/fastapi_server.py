@@ -3,7 +3,8 @@ path operations declared with the app's decorators (``@app.get``, ``@app.websock
 application factory, the state on ``app.state``, what lives while it runs in its ``lifespan``.
 
 JSON is written with the server's codec (--json) through a response class whose render() is the
-codec's dumps (servers/starlette_server.py, json_response_class), and every path operation returns
+codec's dumps (servers/starlette_server.py, json_response_class, whose lifespan, client-gone handler
+and WebSocket endpoints FastAPI takes as they are, being Starlette underneath), and every path operation returns
 its Response itself: FastAPI then sends it as it is. Returned as a dict, even with that class as
 ``response_class``, the value would first go through FastAPI's jsonable_encoder (pydantic's path
 for data without a response model), which is the slow path FastAPI's docs advise against for
@@ -16,35 +17,15 @@ the contract's in the route list, as its users run it. The cached endpoints
 
 from __future__ import annotations
 
-import contextlib
 import socket
-from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
 import servers
 from servers import ServerOptions, Stop, contract, uvicorn_runner
-from servers.cache_backend import Backend
-from servers.starlette_server import json_response_class
-
-
-async def client_gone(request: Request, exc: Exception) -> Response:
-    # A client that went away before its request body had all arrived: request.body() raises
-    # Starlette's ClientDisconnect, which would reach uvicorn and be logged with a traceback as an
-    # error in the application. The answer goes nowhere (the server drops it); nothing to log.
-    return Response(status_code=400)
-
-
-@contextlib.asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """What lives while the application runs: the backend (its counts start afresh) and the
-    subscribers of /ws/broadcast."""
-    app.state.backend = Backend(app.state.options.backend_ms)
-    app.state.subscribers = set()
-    yield
-    app.state.subscribers.clear()
+from servers.starlette_server import client_gone, json_response_class, lifespan, ws_broadcast, ws_echo
 
 
 def make_app(options: ServerOptions) -> FastAPI:
@@ -97,40 +78,10 @@ def make_app(options: ServerOptions) -> FastAPI:
         request.app.state.backend.bump()
         return PlainTextResponse(contract.HEALTH_BODY)
 
-    @app.websocket(contract.WS_ECHO)
-    async def ws_echo(websocket: WebSocket) -> None:
-        await websocket.accept()
-        # receive() rather than receive_text()/receive_bytes(): the echo takes both kinds, each
-        # sent back as it came ("text" for a text message, "bytes" for a binary one).
-        with contextlib.suppress(WebSocketDisconnect):  # a send to a peer gone meanwhile
-            while (message := await websocket.receive())["type"] != "websocket.disconnect":
-                text = message.get("text")
-                if text is not None:
-                    await websocket.send_text(text)
-                else:
-                    await websocket.send_bytes(message["bytes"])
-
-    @app.websocket(contract.WS_BROADCAST)
-    async def ws_broadcast(websocket: WebSocket) -> None:
-        subscribers: set[WebSocket] = websocket.app.state.subscribers
-        await websocket.accept()
-        subscribers.add(websocket)
-        try:
-            while (message := await websocket.receive())["type"] != "websocket.disconnect":
-                text = message.get("text")
-                if text is None:
-                    continue
-                for subscriber in tuple(subscribers):
-                    try:
-                        await subscriber.send_text(text)
-                    except (WebSocketDisconnect, RuntimeError):
-                        # Gone meanwhile, or closing (Starlette's RuntimeError for a socket it saw
-                        # close, uvicorn's for one past its close frame, e.g. a 1009): its own
-                        # path operation drops it; the others still get the message.
-                        pass
-        finally:
-            subscribers.discard(websocket)
-
+    # The WebSocket endpoints are Starlette's own: FastAPI's WebSocket is Starlette's, and a path
+    # operation taking one is run as Starlette runs an endpoint.
+    app.websocket(contract.WS_ECHO)(ws_echo)
+    app.websocket(contract.WS_BROADCAST)(ws_broadcast)
     return app
 
 
