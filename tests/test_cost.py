@@ -183,12 +183,17 @@ def test_every_replay_kind_runs_verified_against_a_real_server(framework):
 # --- real servers under valgrind -----------------------------------------------------------
 
 
-def run_echo(monkeypatch: pytest.MonkeyPatch, preload: str | None = None) -> CostRecord:
+def run_echo(monkeypatch: pytest.MonkeyPatch, preload: str | None = None, beside: str | None = None) -> CostRecord:
+    """aiohttp's echo record, measured alone or side by side with ``beside`` (cost_cpus)."""
     if preload:
         monkeypatch.setenv(PRELOAD_ENV, preload)
     else:
         monkeypatch.delenv(PRELOAD_ENV, raising=False)
-    measured = measure_costs([ECHO], ["aiohttp"])
+    if beside:
+        measured = measure_costs([ECHO], ["aiohttp", beside])
+        assert measured.setup["server_cpus"] == family.cost_cpus()
+    else:
+        measured = measure_costs([ECHO], ["aiohttp"], cpus=[family.cost_cpus()[-1]])
     return measured.result(("aiohttp", ECHO.name))
 
 
@@ -203,11 +208,12 @@ def as_run(commit: str, result: CostRecord, results: Path) -> Run:
 
 @pytest.fixture(scope="module")
 def echoes() -> dict[str, CostRecord]:
-    """aiohttp's echo twice as it is and once slowed by tests/slowed_echo.py."""
+    """aiohttp's echo twice as it is, alone and then side by side with Tornado's (on a
+    machine of two CPUs or more), and once slowed by tests/slowed_echo.py."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         return {
             "first": run_echo(monkeypatch),
-            "second": run_echo(monkeypatch),
+            "second": run_echo(monkeypatch, beside="tornado"),
             "slowed": run_echo(monkeypatch, "tests.slowed_echo"),
         }
 

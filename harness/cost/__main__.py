@@ -3,7 +3,8 @@
 Instructions and system calls per operation for each framework and case, one column per
 run, and the spread between runs: what shows the figures repeat (README, "Cost per
 operation"). ``--cases`` and ``--frameworks`` narrow it; ``--runs`` repeats it; ``--ops``
-changes the window, to show the figure does not depend on it. ``--against-time RESULTS``
+changes the window, to show the figure does not depend on it; ``--cpus 1`` measures one
+framework at a time, to show measuring two side by side changes nothing. ``--against-time RESULTS``
 measures nothing and sets the recorded figures beside their wall-clock twins
 (harness/report/cost_time.py).
 """
@@ -35,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frameworks", nargs="*", default=list(servers.FRAMEWORKS), help="default: all")
     parser.add_argument("--cases", nargs="*", default=list(CASES), help=f"default: all of {', '.join(CASES)}")
     parser.add_argument("--runs", type=int, default=1, help="how many times to run the family (default 1)")
+    parser.add_argument(
+        "--cpus",
+        type=int,
+        nargs="+",
+        help="the CPUs servers run on, one framework on each at a time (default: every CPU this process may use)",
+    )
     parser.add_argument("--ops", type=int, help="operations per window for every case (default: each case's own)")
     parser.add_argument(
         "--against-time",
@@ -60,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for number in range(1, args.runs + 1):
         started = time.monotonic()
-        runs.append(measure_costs(cases, args.frameworks).outcomes)
+        runs.append(measure_costs(cases, args.frameworks, args.cpus).outcomes)
         print(f"run {number}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     failed = False
     header = f"{'framework':<11} {'case':<33} " + " ".join(f"{'run ' + str(i + 1):>13}" for i in range(len(runs)))

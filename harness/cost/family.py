@@ -1,6 +1,7 @@
 """The cost family's measurement: for each framework, the cases replayed on a native server
 with strace counting system calls, then on the same server under callgrind counting
 instructions, one server start of each kind per server configuration (JSON codec; Redis).
+Frameworks are measured side by side, one per CPU (cost_cpus).
 
 A case that fails (a wrong reply) fails alone with its cause; a server that dies or hangs
 fails the cases it had left at once, naming the case where it happened. A missing tool
@@ -11,10 +12,13 @@ Every server, redis-server and strace is stopped before this returns.
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
+import queue
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import servers
@@ -24,7 +28,7 @@ from harness.cost.records import CostRecord
 from harness.cost.replay import NATIVE_REPLY_TIMEOUT_S, REPLY_TIMEOUT_S, NoReply, Replay, ReplayError, replay_for
 from harness.loadgen.verify import ReplyError
 from harness.outcomes import Failed, Measurement, Skipped
-from harness.process import ServerError, ServerProcess, cpu_plan
+from harness.process import ServerError, ServerProcess
 from harness.redis_server import RedisError, RedisServer, redis_missing
 
 Key = tuple[str, str]  # (framework, case name)
@@ -183,9 +187,25 @@ class FrameworkRun:
         return Failed(f"{case.name}, {doing}: {type(exc).__name__}: {exc}")
 
 
-def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measurement[CostRecord]:
-    """Every framework's cost on every case, keyed (framework, case name)."""
+def cost_cpus() -> list[int | None]:
+    """The CPUs the family's servers run on, one framework's server on each at a time.
+
+    Unlike the wall-clock families, this one may use every core at once: a figure is what
+    the server executes, and each operation is sent only once the server has settled from
+    the last (quiet.py), so how fast it runs, or what runs beside it, does not enter the
+    count (README, "Cost per operation", shows the figures alike either way). On one CPU
+    nothing is pinned, as in cpu_plan."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return list(cpus) if len(cpus) > 1 else [None]
+
+
+def measure_costs(
+    cases: Iterable[CostCase], frameworks: Iterable[str], cpus: list[int | None] | None = None
+) -> Measurement[CostRecord]:
+    """Every framework's cost on every case, keyed (framework, case name); frameworks
+    measured side by side, one on each of ``cpus`` (default: cost_cpus())."""
     cases, frameworks = list(cases), list(frameworks)
+    cpus = cpus or cost_cpus()
     outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
     missing_valgrind = callgrind.valgrind_missing() or quiet.unsupported()
     missing_strace = syscalls.strace_missing() or ""
@@ -194,17 +214,39 @@ def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measu
         tools["valgrind"] = callgrind.valgrind_version()
     if not missing_strace:
         tools["strace"] = syscalls.strace_version()
-    server_cpu, _ = cpu_plan()
     redis: RedisServer | None = None
     redis_unavailable = redis_missing() if any(c.needs_redis for c in cases) else None
+    # Each worker thread takes a CPU for one framework's whole run and gives it back.
+    free_cpus: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    for cpu in cpus:
+        free_cpus.put(cpu)
+
+    def measure_framework(framework: str, runnable: list[CostCase]) -> dict[Key, CostRecord | Failed]:
+        cpu = free_cpus.get()
+        measured: dict[Key, CostRecord | Failed] = {}
+        try:
+            for group in server_groups(runnable, framework):
+                run = FrameworkRun(framework, group, redis.port if redis else None, cpu)
+                try:
+                    refused = "" if missing_strace else run.count_syscalls()
+                    run.count_instructions(missing_strace or refused, tools)
+                except (ServerError, callgrind.CallgrindError, OSError) as exc:
+                    for case in group:
+                        run.outcomes.setdefault((framework, case.name), Failed(f"{framework} server: {exc}"))
+                measured.update(run.outcomes)
+        finally:
+            free_cpus.put(cpu)
+        return measured
+
     try:
         if any(c.needs_redis for c in cases) and not redis_unavailable:
             try:
-                redis = RedisServer(cpu=server_cpu).start()
+                redis = RedisServer(cpu=cpus[0]).start()
             except RedisError as exc:
                 redis_unavailable = str(exc)
+        runs: dict[str, list[CostCase]] = {}
         for framework in frameworks:
-            runnable: list[CostCase] = []
+            runs[framework] = []
             for case in cases:
                 reason = servers.unavailable(framework) or case.workload.unsupported(framework) or missing_valgrind
                 if case.needs_redis and redis_unavailable:
@@ -212,17 +254,14 @@ def measure_costs(cases: Iterable[CostCase], frameworks: Iterable[str]) -> Measu
                 if reason:
                     outcomes[framework, case.name] = Skipped(reason)
                 else:
-                    runnable.append(case)
-            for group in server_groups(runnable, framework):
-                run = FrameworkRun(framework, group, redis.port if redis else None, server_cpu)
-                try:
-                    refused = "" if missing_strace else run.count_syscalls()
-                    run.count_instructions(missing_strace or refused, tools)
-                except (ServerError, callgrind.CallgrindError, OSError) as exc:
-                    for case in group:
-                        run.outcomes.setdefault((framework, case.name), Failed(f"{framework} server: {exc}"))
-                outcomes.update(run.outcomes)
+                    runs[framework].append(case)
+        # A server a worker starts is bound to that thread's life (process.die_with_parent):
+        # the pool ends only after every task has stopped its servers.
+        with ThreadPoolExecutor(max_workers=len(cpus), thread_name_prefix="cost") as pool:
+            futures = [pool.submit(measure_framework, fw, runnable) for fw, runnable in runs.items() if runnable]
+            for future in futures:
+                outcomes.update(future.result())
     finally:
         if redis is not None:
             redis.stop()
-    return Measurement("cost", {"tools": tools, "server_cpu": server_cpu}, outcomes)
+    return Measurement("cost", {"tools": tools, "server_cpus": cpus}, outcomes)
