@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import servers
-from harness.compare import DEFAULT_ROUNDS, Rounds, compare_each
+from harness.compare import Rounds, compare_each
 from harness.experiments.memory import memory_per_connection
 from harness.outcomes import Failed, Measurement, Skipped
 from harness.workloads import Workload
@@ -35,7 +35,11 @@ Method = TypeVar("Method", bound=Callable)
 # let the median ride over a round in which the host stole the generator's or the server's
 # CPU; python -m harness.stability shows what these settings give between runs.
 HEADLINE_RUN = Rounds(rounds=7, window_s=1.0, warmup_s=0.5)
-SHORT_RUN = Rounds(rounds=3, window_s=0.5, warmup_s=0.3)
+# Every other comparison: three windows of 0.3 s, the least that gives a median and a spread
+# (iqr_pct in each summary says whether they were long enough). Twelve frameworks each get a
+# warm-up and three windows per workload, and the default run has 30 minutes on two cores:
+# 0.5 s windows, and 5 of 1 s for the caches, took 49 minutes with the rest of the suite.
+SHORT_RUN = Rounds(rounds=3, window_s=0.3, warmup_s=0.2)
 
 
 def tracked(unit: str) -> Callable[[Method], Method]:
@@ -79,7 +83,7 @@ class Comparison(abc.ABC):
     timeout = 900  # covers setup_cache, which does the measuring
     workload: Workload
     grid: dict[tuple, Workload] = {}
-    rounds: Rounds = DEFAULT_ROUNDS  # 5 windows of 1 s after 0.5 s of warm-up
+    rounds: Rounds = SHORT_RUN
 
     @abc.abstractmethod
     def setup_cache(self) -> dict:
