@@ -327,11 +327,17 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     # Creating an environment (virtualenv, then pip) measures nothing, so it may use every
     # core: the release history's 48 took 14 s each one at a time.
     with log.set_level(logging.WARNING), ThreadPoolExecutor(CREATE_WORKERS) as pool:
-        for env, cause in zip(envs, pool.map(create_environment, envs), strict=True):
-            log.flush()  # asv leaves its last line open
-            if cause is not None:
-                not_created[env.name] = cause
-                print(f"{label}: could not create {env.name}: {cause}", flush=True)
+        creating = [pool.submit(create_environment, env) for env in envs]
+        try:
+            for env, future in zip(envs, creating, strict=True):
+                cause = future.result()
+                log.flush()  # asv leaves its last line open
+                if cause is not None:
+                    not_created[env.name] = cause
+                    print(f"{label}: could not create {env.name}: {cause}", flush=True)
+        except BaseException:  # interrupted: create no other environment
+            pool.shutdown(cancel_futures=True)
+            raise
     created = [env.name for env in envs if env.name not in not_created]
 
     asv_status = None

@@ -83,7 +83,7 @@ class Contender:
 
 class ServerPool:
     """Servers kept running from one workload to the next (compare_each over a grid), so that
-    a grid of 18 workloads starts each framework's server once, not 18 times. A server is
+    a grid's workloads start each framework's server once, not once each. A server is
     reused only for a workload that would start it with the same command line, environment and
     CPU; the next workload's generator warms it up again before any window is timed."""
 

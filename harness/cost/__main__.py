@@ -3,8 +3,8 @@
 Instructions and system calls per operation for each framework and case, one column per
 run, and the spread between runs: what shows the figures repeat (README, "Cost per
 operation"). ``--cases`` and ``--frameworks`` narrow it; ``--runs`` repeats it; ``--ops``
-changes the window, to show the figure does not depend on it; ``--cpus 1`` measures one
-framework at a time, to show measuring two side by side changes nothing. ``--against-time RESULTS``
+changes the window, to show the figure does not depend on it; ``--cpus`` with one CPU
+measures one framework at a time, to show measuring two side by side changes nothing. ``--against-time RESULTS``
 measures nothing and sets the recorded figures beside their wall-clock twins
 (harness/report/cost_time.py).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         "--cpus",
         type=int,
         nargs="+",
-        help="the CPUs servers run on, one framework on each at a time (default: every CPU this process may use)",
+        help="the CPUs servers run on, one framework on each at a time; one CPU: one framework at a time "
+        "(default: every CPU this process may use)",
     )
     parser.add_argument("--ops", type=int, help="operations per window for every case (default: each case's own)")
     parser.add_argument(
@@ -61,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if unknown:
         parser.error(f"unknown case or framework: {', '.join(unknown)}")
+    allowed = os.sched_getaffinity(0)
+    if args.cpus and not set(args.cpus) <= allowed:
+        parser.error(f"--cpus {' '.join(map(str, args.cpus))}: this process may use CPUs {sorted(allowed)} only")
     cases = [CASES[name] for name in args.cases]
     if args.ops:
         cases = [dataclasses.replace(case, ops=args.ops) for case in cases]

@@ -17,6 +17,7 @@ import platform
 import queue
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -93,8 +94,16 @@ class FrameworkRun:
     """One framework's cases that share a server configuration, on a native server (system
     calls) and then under callgrind (instructions)."""
 
-    def __init__(self, framework: str, cases: list[CostCase], redis_port: int | None, cpu: int | None) -> None:
+    def __init__(
+        self,
+        framework: str,
+        cases: list[CostCase],
+        redis_port: int | None,
+        cpu: int | None,
+        interrupted: threading.Event | None = None,
+    ) -> None:
         self.framework = framework
+        self.interrupted = interrupted or threading.Event()  # set: measure no further case
         self.cases = cases
         self.redis_port = redis_port
         self.cpu = cpu
@@ -107,6 +116,8 @@ class FrameworkRun:
         self.stuck = ""
         with server_for(self.cases[0], self.framework, self.redis_port, self.cpu) as server:
             for case in self.cases:
+                if self.interrupted.is_set():
+                    break
                 if self.stuck:
                     self.syscalls[case.name] = Failed(f"{case.name}: not measured: {self.stuck}")
                     continue
@@ -138,6 +149,8 @@ class FrameworkRun:
                 window.instrument()
                 for case in self.cases:
                     key = (self.framework, case.name)
+                    if self.interrupted.is_set():
+                        break
                     if key in self.outcomes:
                         continue
                     if self.stuck:
@@ -220,13 +233,16 @@ def measure_costs(
     free_cpus: queue.SimpleQueue[int | None] = queue.SimpleQueue()
     for cpu in cpus:
         free_cpus.put(cpu)
+    stopping = threading.Event()  # interrupted: start no other server
 
     def measure_framework(framework: str, runnable: list[CostCase]) -> dict[Key, CostRecord | Failed]:
         cpu = free_cpus.get()
         measured: dict[Key, CostRecord | Failed] = {}
         try:
             for group in server_groups(runnable, framework):
-                run = FrameworkRun(framework, group, redis.port if redis else None, cpu)
+                if stopping.is_set():
+                    break
+                run = FrameworkRun(framework, group, redis.port if redis else None, cpu, stopping)
                 try:
                     refused = "" if missing_strace else run.count_syscalls()
                     run.count_instructions(missing_strace or refused, tools)
@@ -256,11 +272,17 @@ def measure_costs(
                 else:
                     runs[framework].append(case)
         # A server a worker starts is bound to that thread's life (process.die_with_parent):
-        # the pool ends only after every task has stopped its servers.
+        # the pool ends only after every task has stopped its servers. Interrupted (Ctrl-C),
+        # the frameworks not begun are dropped and those running stop after their case.
         with ThreadPoolExecutor(max_workers=len(cpus), thread_name_prefix="cost") as pool:
             futures = [pool.submit(measure_framework, fw, runnable) for fw, runnable in runs.items() if runnable]
-            for future in futures:
-                outcomes.update(future.result())
+            try:
+                for future in futures:
+                    outcomes.update(future.result())
+            except BaseException:
+                stopping.set()
+                pool.shutdown(cancel_futures=True)
+                raise
     finally:
         if redis is not None:
             redis.stop()

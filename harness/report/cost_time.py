@@ -19,7 +19,7 @@ from harness.report.results import BenchmarkCase, Run, usable
 TWINS: dict[str, tuple[str, tuple[str, ...]]] = {
     # The grid echoes text only: the binary cases have no twin.
     **{
-        f"ws_echo_text_{name}": ("bench_websocket.EchoGrid", (size, "100"))
+        f"ws_echo_text_{name}": ("bench_websocket.EchoGrid", (size, "100", "text"))
         for size, name in (("32", "32B"), ("1024", "1KiB"), ("65536", "64KiB"))
     },
     "ws_handshake": ("bench_websocket.Handshakes", ()),

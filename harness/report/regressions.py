@@ -46,14 +46,15 @@ def compare(old: Run, new: Run, classes: list[str], metric: str, threshold: floa
 
 
 # The cost family (benchmarks/bench_cost.py): deterministic, so judged at a threshold set by
-# its noise (README, "Cost per operation": five runs kept every figure within 0.34 %), not
-# the host's.
+# its noise, not the host's (README, "Cost per operation"): most figures repeat to the
+# instruction, but a server that does work on a timer moves a little with how long a window
+# takes, up to 0.6 % between runs (uvicorn's tick under Starlette; granian's Rust threads).
 # System calls come in whole numbers per operation, except where a message spans several
 # reads; a change smaller than SYSCALL_FLOOR per op is such a split moving, not a new call,
 # and the cases whose reads follow TCP's segmentation are shown, not judged
 # (CostCase.syscalls_repeat).
 COST_METRICS = ("track_instructions_per_op", "track_syscalls_per_op")
-COST_THRESHOLD = 0.5  # percent
+COST_THRESHOLD = 1.0  # percent
 SYSCALL_FLOOR = 0.05  # calls per op
 MOVERS = 3  # functions named per flagged figure
 
