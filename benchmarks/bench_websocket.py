@@ -9,10 +9,9 @@ the websockets client's offer. It counts handshakes, closes and compression (for
 and websockets) inside its messages/s, so it reads lower than the steady-state echo and its
 ranking mixes connection set-up cost with echo cost.
 
-Cost: the family's measurements (its setup_caches) took 364 s in a default run from a
-fresh clone on a 2-vCPU machine (budget: 6 minutes); EchoAllocator has since been cut from
-5 rounds to 3, about 16 s less. Connection and message counts are class attributes and
-params: a bigger machine can run more.
+Cost: with twelve frameworks the family's measurements (its setup_caches) took 11.7
+minutes of a default run on a 2-vCPU machine (README, "The two commands", has each class).
+Connection and message counts are class attributes and params: a bigger machine can run more.
 
 Read ratio_to_baseline with care where the baseline is no ceiling: its Python unmasking is
 slower than the frameworks' C code for 64 KiB and 1 MiB messages (ratios below 1 there),
