@@ -26,7 +26,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 import servers
-from servers import ServerOptions, Stop, contract, uvicorn_runner
+from servers import ServerOptions, Stop, contract
 from servers.cache_backend import Backend
 
 
@@ -155,4 +155,7 @@ def make_app(options: ServerOptions) -> Starlette:
 
 
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
+    # Imported here: granian serves make_app's application in environments without uvicorn.
+    from servers import uvicorn_runner
+
     return await uvicorn_runner.serve(make_app(options), sock, options)

@@ -5,6 +5,10 @@ it measures, and readable by the reports as that framework's point."""
 from __future__ import annotations
 
 import collections
+import importlib.metadata
+import re
+import subprocess
+import sys
 from types import MappingProxyType
 
 import pytest
@@ -94,3 +98,26 @@ def test_a_release_environment_measures_the_cost_of_its_framework_alone(monkeypa
     assert {framework for _workload, framework in bench_cost.flamegraph_plan()} == {"tornado"}
     monkeypatch.delenv(servers.SELECTION_ENV)
     assert bench_cost.measured_frameworks() == list(servers.FRAMEWORKS)
+
+
+def installed_with(package: str) -> set[str]:
+    """The distributions ``package`` itself requires (in this environment's metadata)."""
+    requirements = importlib.metadata.requires(package) or []
+    return {re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0].lower().replace("-", "_") for r in requirements}
+
+
+@pytest.mark.parametrize("name", [n for n in servers.FRAMEWORKS_UNDER_TEST if not servers.get(n).no_release_history])
+def test_each_server_starts_with_only_what_its_release_environment_installs(name):
+    # A release environment installs its framework, its stack and the suite's own pins; the
+    # default one installs every framework, which once hid granian's server importing
+    # uvicorn through Starlette's module. Every other framework's package is made
+    # unimportable here, as it is absent there.
+    framework = servers.get(name)
+    allowed = {framework.package, *framework.stack} | installed_with(framework.package)
+    others = {servers.get(n).package for n in servers.FRAMEWORKS_UNDER_TEST} | {
+        package for n in servers.FRAMEWORKS_UNDER_TEST for package in servers.get(n).stack
+    }
+    blocked = sorted(others - allowed - {"picows"})  # picows: the generator's, installed everywhere
+    code = f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\nimport servers\nservers.load({name!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, f"{name} with {blocked} absent:\n{done.stderr[-1500:]}"
