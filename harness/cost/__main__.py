@@ -4,9 +4,9 @@ Instructions and system calls per operation for each framework and case, one col
 run, and the spread between runs: what shows the figures repeat (README, "Cost per
 operation"). ``--cases`` and ``--frameworks`` narrow it; ``--runs`` repeats it; ``--ops``
 changes the window, to show the figure does not depend on it; ``--cpus`` with one CPU
-measures one framework at a time, to show measuring two side by side changes nothing. ``--against-time RESULTS``
-measures nothing and sets the recorded figures beside their wall-clock twins
-(harness/report/cost_time.py).
+measures one framework at a time, to show measuring two side by side changes nothing.
+``--against-time RESULTS`` measures nothing and sets the recorded figures beside their
+wall-clock twins (harness/report/cost_time.py).
 """
 
 from __future__ import annotations

@@ -137,7 +137,9 @@ class FrameworkRun:
         for case in self.cases:
             if isinstance(self.syscalls.get(case.name), Failed):  # the native run already failed it
                 self.outcomes[self.framework, case.name] = self.syscalls[case.name]
-        if all(key in self.outcomes for key in ((self.framework, case.name) for case in self.cases)):
+        if self.interrupted.is_set() or all(
+            key in self.outcomes for key in ((self.framework, case.name) for case in self.cases)
+        ):
             return
         self.stuck = ""
         with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
