@@ -102,7 +102,7 @@ class Agreement:
 def agree(framework: str, kind: str, rounds: int, seconds: float) -> Agreement:
     server_cpu, generator_cpus = cpu_plan()
     workload = workloads.http_get(contract.JSON, 64) if kind == "http" else workloads.ws_echo(32, 100)
-    with workload.server(framework, server_cpu).start() as server:
+    with workload.server(framework, server_cpu) as server:
         if kind == "http":
             other_name = "wrk"
 

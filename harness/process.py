@@ -202,6 +202,11 @@ class ServerProcess:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> ServerProcess:
+        # A second start would orphan the first server, running until this process exits:
+        # ``with server.start()`` did that (``with`` starts it too) in the memory experiment
+        # and in agreement, one idle server per measurement.
+        if self.process is not None and self.process.poll() is None:
+            raise ServerError(f"{self.framework} server (pid {self.process.pid}) is already running")
         follow_parent()  # whoever owns a server dies with its own parent (asv), taking the server along
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(

@@ -43,6 +43,16 @@ def test_server_binds_port_zero_reports_it_and_stops_cleanly():
     assert server.stop() == 0  # idempotent
 
 
+def test_a_running_server_is_not_started_again():
+    # ``with server.start()`` once started a second server and orphaned the first.
+    with ServerProcess("baseline") as server:
+        first = server.pid
+        with pytest.raises(ServerError, match="already running"):
+            server.start()
+        assert server.pid == first
+    assert not pid_alive(first)
+
+
 def test_server_is_pinned_to_the_server_cpu():
     server_cpu, generator_cpus = cpu_plan()
     if server_cpu is None:

@@ -29,7 +29,7 @@ class MemoryResult:
 
 def measure_one(workload: Workload, framework: str, count: int, settle_s: float) -> MemoryResult:
     server_cpu, generator_cpus = cpu_plan()
-    with workload.server(framework, server_cpu).start() as server:
+    with workload.server(framework, server_cpu) as server:
         time.sleep(settle_s)
         before = server.rss_bytes()
         spec = workload.load_spec(server, connections=count, warmup_s=WARMUP_S, connect_timeout_s=10 + count / 200)
