@@ -44,8 +44,9 @@ def document_version(server: ServerProcess, path: str) -> int:
     return document["version"]
 
 
-def start(framework: str, *args: str) -> ServerProcess:
-    return ServerProcess(framework, extra_args=("--backend-ms", "1") + args).start()
+def cache_server(framework: str, *args: str) -> ServerProcess:
+    """The framework's server with a 1 ms backend, started by ``with``."""
+    return ServerProcess(framework, extra_args=("--backend-ms", "1") + args)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def test_value_holds_within_ttl_and_refreshes_after(framework, path, request):
     args = ("--cache-ttl", str(SHORT_TTL_S))
     if path == contract.CACHE_REDIS:
         args += ("--redis-port", str(request.getfixturevalue("redis_port")))
-    with start(framework, *args) as server:
+    with cache_server(framework, *args) as server:
         cache.request(server, "POST", contract.CACHE_CLEAR)  # the Redis server is shared by the tests
         calls = cache.backend_calls(server)
         assert document_version(server, path) == 0
@@ -76,7 +77,7 @@ def test_value_holds_within_ttl_and_refreshes_after(framework, path, request):
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_backend_counter_counts_every_uncached_call_and_no_hit(framework):
-    with start(framework) as server:
+    with cache_server(framework) as server:
         for _ in range(3):
             document_version(server, contract.CACHE_NONE)
         assert cache.backend_calls(server) == 3
@@ -100,7 +101,7 @@ def test_stampede_on_an_empty_cache_runs_the_backend_once_per_request(framework)
 
 @pytest.mark.parametrize("framework", FRAMEWORKS + ["baseline"])
 def test_etag_is_the_contract_tag_and_a_matching_request_gets_304(framework):
-    with start(framework, "--cache-ttl", "3600") as server:
+    with cache_server(framework, "--cache-ttl", "3600") as server:
         status, headers, body = get(server, contract.CACHE_ETAG)
         assert status == 200 and headers["etag"] == contract.etag(body)
         status, headers, not_modified_body = get(server, contract.CACHE_ETAG, {"If-None-Match": contract.etag(body)})
@@ -109,7 +110,7 @@ def test_etag_is_the_contract_tag_and_a_matching_request_gets_304(framework):
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_etag_changes_when_the_data_changes(framework):
-    with start(framework, "--cache-ttl", "3600") as server:
+    with cache_server(framework, "--cache-ttl", "3600") as server:
         _, headers, body = get(server, contract.CACHE_ETAG)
         old_tag = headers["etag"]
         cache.request(server, "POST", contract.CACHE_BUMP)
@@ -124,7 +125,7 @@ def test_etag_changes_when_the_data_changes(framework):
 def test_a_304_carries_no_body(framework):
     # Two pipelined requests on one connection: if the 304 carried any body bytes, they
     # would sit between its head and the next response's status line.
-    with start(framework, "--cache-ttl", "3600") as server:
+    with cache_server(framework, "--cache-ttl", "3600") as server:
         tag = get(server, contract.CACHE_ETAG)[1]["etag"]
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
             sock.sendall(
@@ -154,7 +155,7 @@ def test_generator_measures_304s_and_counts_their_bytes():
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_generator_fails_loudly_when_a_conditional_get_is_not_304(framework):
-    with start(framework, "--cache-ttl", "3600") as server:
+    with cache_server(framework, "--cache-ttl", "3600") as server:
         cache.request(server, "POST", contract.CACHE_BUMP)  # the client's tag is for version 0
         workload = workloads.http_get(contract.CACHE_ETAG, 1, if_none_match=True)
         with generator_for(workload, server, warmup_s=0.05) as generator:
@@ -169,7 +170,7 @@ def test_redis_path_round_trips_real_data(framework, key, redis_port):
 
     client = redis.Redis(host="127.0.0.1", port=redis_port)
     try:
-        with start(framework, "--cache-ttl", "3600", "--redis-port", str(redis_port)) as server:
+        with cache_server(framework, "--cache-ttl", "3600", "--redis-port", str(redis_port)) as server:
             cache.request(server, "POST", contract.CACHE_CLEAR)
             assert client.get(key) is None
             assert document_version(server, contract.CACHE_REDIS) == 0
@@ -184,7 +185,7 @@ def test_redis_path_round_trips_real_data(framework, key, redis_port):
 
 
 def test_cache_redis_without_a_redis_port_is_503():
-    with start("aiohttp") as server:
+    with cache_server("aiohttp") as server:
         assert get(server, contract.CACHE_REDIS)[0] == 503
 
 
