@@ -39,6 +39,30 @@ def test_node_client_refuses_sizes_too_small_for_its_sequence_numbers():
             agreement.node_ws_echo(server, connections=1, seconds=0.1, size=8, cpu=None)
 
 
+def test_agreement_pairs_each_window_with_its_neighbour():
+    # The host doubles its speed once, between the two tools' windows of the second round. The
+    # two tools' medians come from different moments and read 0.5; the rounds' own ratios, 1.0.
+    rounds = (
+        agreement.Round(100.0, 100.0, 100.0, 100.0),
+        agreement.Round(100.0, 200.0, 100.0, 100.0),
+        agreement.Round(200.0, 200.0, 100.0, 100.0),
+    )
+    result = agreement.Agreement("aiohttp", "ws_echo_text_32B_c100", "node ws client", rounds)
+    assert result.suite_per_s / result.other_per_s == 0.5
+    assert result.ratio == 1.0
+    assert result.ratio_range == (0.5, 1.0)
+    assert result.comparable
+    assert not result.disagrees
+    # A tool reading 20 % lower in every round but one disagrees; in six rounds of nine, the host may have.
+    lower = agreement.Round(120.0, 100.0, 100.0, 100.0)
+    higher = agreement.Round(100.0, 120.0, 100.0, 100.0)
+    assert agreement.Agreement("aiohttp", "w", "wrk", (lower,) * 8 + (higher,)).disagrees
+    swinging = agreement.Agreement("aiohttp", "w", "wrk", (lower,) * 6 + (higher,) * 3)
+    assert swinging.ratio == 1.2 and not swinging.disagrees
+    slow_client = agreement.Round(100.0, 50.0, 100.0, 60.0)
+    assert not agreement.Agreement("aiohttp", "w", "node ws client", (slow_client,)).comparable
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
