@@ -93,9 +93,14 @@ class Comparison(abc.ABC):
     def workloads(self) -> dict[tuple, Workload]:
         return self.grid or {(): self.workload}
 
+    def rounds_for(self, key: tuple) -> Rounds:
+        """The rounds of the grid's workload at ``key``: ``rounds`` unless a class says otherwise."""
+        return self.rounds
+
     def measure(self) -> dict[tuple, Measurement]:
         workloads = self.workloads()
-        measured = compare_each(list(workloads.values()), rounds=self.rounds)
+        own = {w.name: self.rounds_for(key) for key, w in workloads.items()}
+        measured = compare_each(list(workloads.values()), rounds=self.rounds, rounds_by_name=own)
         return {key: measured[w.name] for key, w in workloads.items()}
 
     def result(self, comparison: dict, framework: str, *grid: object) -> Mapping:

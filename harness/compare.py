@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import servers
@@ -273,12 +273,17 @@ def compare(
 
 
 def compare_each(
-    workloads: list[Workload], frameworks: list[str] | None = None, rounds: Rounds = DEFAULT_ROUNDS
+    workloads: list[Workload],
+    frameworks: list[str] | None = None,
+    rounds: Rounds = DEFAULT_ROUNDS,
+    rounds_by_name: Mapping[str, Rounds] | None = None,
 ) -> dict:
-    """compare() for several workloads, one after another: {workload name: Measurement}.
-    Servers are shared between workloads that start them alike (ServerPool)."""
+    """compare() for several workloads, one after another: {workload name: Measurement}, each
+    in ``rounds`` unless ``rounds_by_name`` names its own. Servers are shared between
+    workloads that start them alike (ServerPool)."""
     pool = ServerPool()
+    chosen = rounds_by_name or {}
     try:
-        return {w.name: compare(w, frameworks, rounds, pool) for w in workloads}
+        return {w.name: compare(w, frameworks, chosen.get(w.name, rounds), pool) for w in workloads}
     finally:
         pool.close()
