@@ -152,7 +152,7 @@ class EchoComparison(Comparison):
 
 class MemoryComparison(abc.ABC):
     """Server resident memory per open connection, at each of ``counts`` connections
-    (harness.experiments.memory): a fresh server per framework and count."""
+    (harness.experiments.memory): one server per framework, connections added count by count."""
 
     params = [list(servers.FRAMEWORKS)]
     param_names = ["framework", "connections"]

@@ -59,17 +59,34 @@ def test_fd_soft_limit_is_raised_to_the_hard_limit():
 
 
 def test_memory_per_connection_on_small_counts():
-    memory = memory_per_connection(workloads.ws_echo(32, 1), [20], ["baseline", "aiohttp"], settle_s=0.1)
+    memory = memory_per_connection(workloads.ws_echo(32, 1), [30, 10], ["baseline", "aiohttp"], settle_s=0.1)
     for framework in ("baseline", "aiohttp"):
-        result = memory.result((framework, 20))
-        assert result.connections == 20, result
-        assert result.rss_before_bytes > 0 and result.rss_after_bytes > 0
-        assert result.bytes_per_connection == (result.rss_after_bytes - result.rss_before_bytes) / 20
+        fewer, more = memory.result((framework, 10)), memory.result((framework, 30))
+        for count, result in ((10, fewer), (30, more)):
+            assert result.connections == count, result
+            assert result.rss_before_bytes > 0 and result.rss_after_bytes > 0
+            assert result.bytes_per_connection == (result.rss_after_bytes - result.rss_before_bytes) / count
+        # One server: 30 is the first 10 left open and 20 more, each count measured from the same start.
+        assert fewer.rss_before_bytes == more.rss_before_bytes
+
+
+def test_memory_counts_measured_before_a_failure_stand(monkeypatch):
+    from harness.experiments import memory
+
+    def fail_after_the_first(workload, framework, counts, settle_s, results):
+        results[counts[0]] = memory.MemoryResult(counts[0], 1000, 2000, 1000 / counts[0], 0)
+        raise memory.ServerError(f"{framework}: the server died at {counts[1]}")
+
+    monkeypatch.setattr(memory, "measure_counts", fail_after_the_first)
+    measured = memory_per_connection(workloads.ws_echo(32, 1), [10, 30], ["aiohttp"])
+    assert measured.result(("aiohttp", 10)).connections == 10
+    assert "the server died at 30" in measured.outcomes["aiohttp", 30].cause
 
 
 def test_deflate_memory_negotiates_on_every_connection():
-    memory = memory_per_connection(workloads.ws_echo_json(1024, 1, "on"), [5], ["baseline", "tornado"], settle_s=0.1)
+    memory = memory_per_connection(workloads.ws_echo_json(1024, 1, "on"), [2, 5], ["baseline", "tornado"], settle_s=0.1)
     for framework in ("baseline", "tornado"):
+        assert memory.result((framework, 2)).deflate_connections == 2
         assert memory.result((framework, 5)).deflate_connections == 5
 
 
