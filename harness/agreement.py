@@ -5,15 +5,18 @@ On the same server process, alternating (suite, other, suite, other, ...):
 - WebSocket echo of 32-byte text at 100 connections: the suite's picows generator vs a
   closed-loop client on Node.js and the `ws` package (harness/node/ws_echo_client.js), which
   shares no code, language or event loop with the suite or with any server under test.
-Prints each tool's median throughput, the server's CPU use under each, and their ratio.
+Prints each tool's median throughput, the server's CPU use under each, and the median of
+the rounds' ratios (which need not be the ratio of the two medians).
 
 The ratio is the median of the rounds' own ratios, each taken between two windows measured
-one after the other. This host's speed moves by ±25 % from one 3-second window to the next
+one after the other, the suite first in odd rounds and last in even ones, so that a steady
+drift does not favour one tool in every round. This host's speed moves by ±25 % from one 3-second window to the next
 (the same tool on the same saturated server: 10.3k, 16.8k, 15.3k, 10.6k requests/s), far more
 than the tools differ, so a ratio of two medians taken apart in time judged the host, not the
 tools; short windows paired with their neighbours cancel most of that drift. What is left
 shows as rounds on both sides of 1, so a pair fails the target only when its median ratio is
-beyond it and its rounds lean one way (``Agreement.one_sided``).
+beyond it and its rounds lean one way: a two-sided sign test at p <= 0.05, which takes at
+least six rounds (``Agreement.one_sided``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import select
 import shutil
 import statistics
@@ -39,6 +43,7 @@ from servers import contract
 NODE_CLIENT = Path(__file__).with_name("node") / "ws_echo_client.js"
 WARMUP_S = 0.5
 TARGET = 0.15  # the largest disagreement, either way, that the suite accepts
+SIGN_TEST_P = 0.05  # how unlikely rounds this one-sided must be, were the tools equal
 
 
 def read_line(process: subprocess.Popen, deadline: float) -> str:
@@ -125,12 +130,21 @@ class Agreement:
         return sum(r.ratio > 1 for r in self.rounds)
 
     @property
+    def sign_test_p(self) -> float:
+        """Two-sided sign test: how likely rounds at least this one-sided would be if each were
+        as likely to read higher with either tool (a tie counts for neither)."""
+        higher = self.suite_higher
+        lower = sum(r.ratio < 1 for r in self.rounds)
+        n, k = higher + lower, max(higher, lower)
+        return min(1.0, 2 * sum(math.comb(n, i) for i in range(k, n + 1)) / 2**n) if n else 1.0
+
+    @property
     def one_sided(self) -> bool:
-        """Whether the rounds lean one way: all but at most one of three or more (nine rounds: a
-        sign-test p of 0.04 were the tools equal), every one of fewer. A gap the host's drift made
-        puts rounds on both sides; a gap between the tools puts them on one."""
-        n, higher = len(self.rounds), self.suite_higher
-        return max(higher, n - higher) >= (n - 1 if n >= 3 else n)
+        """Whether the rounds lean one way beyond what the host's drift would do (sign test,
+        SIGN_TEST_P): nine rounds need eight on one side (p 0.04). With fewer than six rounds no
+        split can pass, so the median alone judges. A gap the host made puts rounds on both
+        sides; a gap between the tools puts them on one."""
+        return len(self.rounds) < 6 or self.sign_test_p <= SIGN_TEST_P
 
     @property
     def disagrees(self) -> bool:
@@ -180,9 +194,12 @@ def agree(framework: str, kind: str, rounds: int, seconds: float) -> Agreement:
         with Generator(workload.load_spec(server, warmup_s=WARMUP_S), generator_cpus, 1) as generator:
             generator.wait_ready()
             measured = []
-            for _ in range(rounds):
+            for i in range(rounds):
+                if i % 2:  # the other tool first (see the module's docstring)
+                    other_per_s, other_cpu = other()
                 result, suite_cpu = cpu_pct(server, lambda: generator.window(seconds))
-                other_per_s, other_cpu = other()
+                if not i % 2:
+                    other_per_s, other_cpu = other()
                 measured.append(Round(result.ops / result.seconds, other_per_s, suite_cpu, other_cpu))
     return Agreement(framework, workload.name, other_name, tuple(measured))
 
@@ -194,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=1.0, help="per window (wrk's: whole seconds, at least 1)")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.seconds <= 0:
+        parser.error("--rounds must be at least 1 and --seconds above 0")
     try:
         frameworks = [servers.get(name) for name in args.frameworks.split(",")]
     except servers.UnknownFramework as exc:
@@ -201,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     worst, compared, disagreeing = 0.0, 0, []
     print(
         f"{'framework':<11} {'workload':<22} {'suite/s':>9} {'other':<15} {'other/s':>9} {'ratio':>6} "
-        f"{'rounds range':>12} {'suite>':>6}  server cpu"
+        f"{'rounds range':>11} {'suite>':>6}  server cpu"
     )
     for framework in frameworks:
         for kind in ("http", "ws") if framework.http else ("ws",):

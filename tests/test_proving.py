@@ -59,6 +59,9 @@ def test_agreement_pairs_each_window_with_its_neighbour():
     assert agreement.Agreement("aiohttp", "w", "wrk", (lower,) * 8 + (higher,)).disagrees
     swinging = agreement.Agreement("aiohttp", "w", "wrk", (lower,) * 6 + (higher,) * 3)
     assert swinging.ratio == 1.2 and not swinging.disagrees
+    assert round(agreement.Agreement("a", "w", "wrk", (lower,) * 8 + (higher,)).sign_test_p, 3) == 0.039
+    # Too few rounds for any split to pass the sign test: the median alone judges.
+    assert agreement.Agreement("aiohttp", "w", "wrk", (lower, lower, higher)).disagrees
     slow_client = agreement.Round(100.0, 50.0, 100.0, 60.0)
     assert not agreement.Agreement("aiohttp", "w", "node ws client", (slow_client,)).comparable
 
@@ -67,6 +70,7 @@ def test_agreement_pairs_each_window_with_its_neighbour():
     ("args", "message"),
     [
         (["harness.agreement", "--frameworks", "aiohttp,nope"], "unknown framework 'nope'"),
+        (["harness.agreement", "--rounds", "0"], "--rounds must be at least 1"),
         (["harness.stability", "--bench", "bench_http.Nope"], "no benchmark class 'bench_http.Nope'"),
     ],
 )
