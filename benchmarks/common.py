@@ -40,8 +40,9 @@ HEADLINE_RUN = Rounds(rounds=7, window_s=1.0, warmup_s=0.5)
 # warm-up and three windows per workload, and the default run has 30 minutes on two cores:
 # 0.5 s windows, and 5 of 1 s for the caches, took 49 minutes with the rest of the suite.
 # The warm-up runs on connections already open, on a server that a grid's earlier workloads
-# may have warmed already: 0.1 s is a few hundred operations at the slowest servers' rates,
-# past the first-use paths, and the ~350 warm-ups of a default run then take 35 s, not 70.
+# may have warmed already: 0.1 s is hundreds of operations at most workloads' rates (a few
+# per connection at the slowest, 1 MB JSON), past the first-use paths, and the ~350 warm-ups
+# of a default run then take 35 s, not 70.
 SHORT_RUN = Rounds(rounds=3, window_s=0.3, warmup_s=0.1)
 
 

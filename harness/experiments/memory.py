@@ -34,7 +34,7 @@ class MemoryResult:
 def measure_counts(
     workload: Workload, framework: str, counts: list[int], settle_s: float, results: dict[int, MemoryResult]
 ) -> None:
-    """Fill ``results`` ({count: result}) on one server, ``counts`` in ascending order, each
+    """Fill ``results`` ({count: result}) on one server, ``counts`` ascending and distinct, each
     generator keeping its connections open while the next opens more; a failure (ServerError)
     leaves the counts measured before it."""
     server_cpu, generator_cpus = cpu_plan()
@@ -42,7 +42,7 @@ def measure_counts(
         time.sleep(settle_s)
         before = server.rss_bytes()
         opened = deflated = 0
-        for count in sorted(counts):
+        for count in counts:  # ascending
             more = count - opened
             spec = workload.load_spec(server, connections=more, warmup_s=WARMUP_S, connect_timeout_s=10 + more / 200)
             generator = generators.enter_context(Generator(spec, generator_cpus, 1))
@@ -65,6 +65,9 @@ def memory_per_connection(
 ) -> Measurement[MemoryResult]:
     """Per (framework, count): the growth of the server's RSS per open connection of
     ``workload`` (each echoed one message during the warm-up, then idle)."""
+    if not counts or min(counts) < 1:
+        raise ValueError(f"connection counts must be at least 1: {counts}")
+    counts = sorted(set(counts))
     ensure_fd_limit(max(counts) + FDS_BESIDES_CONNECTIONS)  # raises FdLimitError with the fix
     outcomes: dict[tuple[str, int], MemoryResult | Skipped | Failed] = {}
     for name in frameworks or servers.FRAMEWORKS:
@@ -79,5 +82,5 @@ def memory_per_connection(
             # The counts measured before the failure stand; the others fail with its cause.
             outcomes.update({(name, count): Failed(str(exc)) for count in counts if count not in measured})
         outcomes.update({(name, count): result for count, result in measured.items()})
-    setup = setup_record(workload, counts=counts, settle_s=settle_s)
+    setup = setup_record(workload, counts=counts, settle_s=settle_s, counts_on_one_server=True)
     return Measurement(f"memory_per_connection_{workload.name}", setup, outcomes)
