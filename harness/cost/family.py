@@ -183,6 +183,9 @@ class FrameworkRun:
                         tool=tools,
                         syscalls_unavailable=unavailable,
                     )
+                # Every window is dumped and read: the instrumented shutdown (the framework's,
+                # the interpreter's, callgrind's last dump) would only take seconds a server.
+                server.kill()
 
     def _failure(self, server: ServerProcess, case: CostCase, doing: str, exc: Exception) -> Failed:
         """The case's failure; a server that died or hung fails the cases after it at once
