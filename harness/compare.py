@@ -18,7 +18,7 @@ from harness import stats
 from harness.generator import GENERATOR_ENV, Generator, GeneratorError
 from harness.loadspec import Ready, WindowResult
 from harness.outcomes import Failed, Measurement, Skipped, Summary
-from harness.process import ServerError, ServerProcess, cpu_plan
+from harness.process import ServerError, ServerProcess, cpu_plan, stop_all
 from harness.workloads import BASELINE_LOOP, Workload
 
 # Set to 1 for a smoke run (tests): one short round, results not meant to be read.
@@ -66,12 +66,13 @@ class Contender:
         return self.generator is not None and self.error is None
 
     def close(self) -> None:
-        if self.generator:
-            self.generator.close()
+        close_all([self])
+
+    @property
+    def server_to_stop(self) -> ServerProcess | None:
         # A failed contender's server stops even when pooled: it may be hung, and the pool
         # starts a fresh one for the next workload.
-        if self.server and (not self.pooled or self.error):
-            self.server.stop()
+        return self.server if self.server and (not self.pooled or self.error) else None
 
     def outcome(self, summary: Callable[[Contender], object]) -> object:
         if self.skipped:
@@ -79,6 +80,14 @@ class Contender:
         if self.error:
             return Failed(self.error)
         return summary(self)
+
+
+def close_all(contenders: list[Contender]) -> None:
+    """Close every contender's generator, then stop the servers that are theirs to stop, together."""
+    for c in contenders:
+        if c.generator:
+            c.generator.close()
+    stop_all(server for c in contenders if (server := c.server_to_stop) is not None)
 
 
 class ServerPool:
@@ -107,8 +116,7 @@ class ServerPool:
         return self._running[key]
 
     def close(self) -> None:
-        for server in self._running.values():
-            server.stop()
+        stop_all(self._running.values())
         self._running.clear()
 
 
@@ -262,8 +270,7 @@ def compare(
         for i in range(run.rounds):
             interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
     finally:
-        for c in contenders:
-            c.close()
+        close_all(contenders)
     baseline = next((c.rounds for c in contenders if c.framework == "baseline" and c.live), None)
     outcomes = {
         c.framework: c.outcome(lambda c: summarize(c.framework, c.rounds, c.ready, baseline)) for c in contenders

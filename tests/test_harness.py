@@ -16,7 +16,7 @@ from harness import compare, workloads
 from harness.compare import Rounds
 from harness.generator import GeneratorError
 from harness.outcomes import Failed, Skipped, Summary
-from harness.process import ROOT, ServerError, ServerProcess, cpu_plan
+from harness.process import ROOT, ServerError, ServerProcess, cpu_plan, stop_all
 from servers import contract
 from tests.conftest import fake_server, generator_for, http, pid_alive
 
@@ -51,6 +51,23 @@ def test_a_running_server_is_not_started_again():
             server.start()
         assert server.pid == first
     assert not pid_alive(first)
+
+
+def test_servers_stopped_together_each_shut_down_gracefully():
+    # One SIGTERM each, sent before waiting on any: a second would interrupt a server's own
+    # shutdown, and a server that outlived its wait would be killed (exit status -9).
+    started = [ServerProcess(name).start() for name in ("baseline", "aiohttp", "starlette")]
+    stop_all(started)
+    assert [s.process.returncode for s in started] == [0, 0, 0]
+    assert not any(pid_alive(s.pid) for s in started)
+    stop_all(started)  # idempotent, as stop() is
+
+
+def test_kill_ends_a_server_at_once_and_stop_still_closes_it():
+    server = ServerProcess("baseline").start()
+    server.kill()
+    assert server.process.returncode == -signal.SIGKILL
+    assert server.stop() == -signal.SIGKILL
 
 
 def test_server_is_pinned_to_the_server_cpu():

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 
 import servers
 from harness import stats
-from harness.compare import Contender, Round, Rounds, interleaved, measure_round, quick, setup_record, start_contenders
+from harness.compare import (
+    Contender,
+    Round,
+    Rounds,
+    close_all,
+    interleaved,
+    measure_round,
+    quick,
+    setup_record,
+    start_contenders,
+)
 from harness.outcomes import Measurement
 from harness.workloads import http_get
 from servers import contract
@@ -87,8 +97,7 @@ def open_loop(
 
             interleaved(contenders, i, at_fraction)
     finally:
-        for c in contenders:
-            c.close()
+        close_all(contenders)
 
     def result(c: Contender) -> OpenLoopResult:
         return OpenLoopResult(
