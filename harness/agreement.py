@@ -9,14 +9,14 @@ Prints each tool's median throughput, the server's CPU use under each, and the m
 the rounds' ratios (which need not be the ratio of the two medians).
 
 The ratio is the median of the rounds' own ratios, each taken between two windows measured
-one after the other, the suite first in odd rounds and last in even ones, so that a steady
-drift does not favour one tool in every round. This host's speed moves by ±25 % from one 3-second window to the next
-(the same tool on the same saturated server: 10.3k, 16.8k, 15.3k, 10.6k requests/s), far more
-than the tools differ, so a ratio of two medians taken apart in time judged the host, not the
-tools; short windows paired with their neighbours cancel most of that drift. What is left
-shows as rounds on both sides of 1, so a pair fails the target only when its median ratio is
-beyond it and its rounds lean one way: a two-sided sign test at p <= 0.05, which takes at
-least six rounds (``Agreement.one_sided``).
+one after the other, the suite first in odd rounds and second in even ones, so that a steady
+drift does not favour one tool in every round. This host's speed moves by ±25 % from one
+3-second window to the next (the same tool on the same saturated server: 10.3k, 16.8k,
+15.3k, 10.6k requests/s), far more than the tools differ, so a ratio of two medians taken
+apart in time judged the host, not the tools; short windows paired with their neighbours
+cancel most of that drift. What is left shows as rounds on both sides of 1, so a pair fails
+the target only when its median ratio is beyond it and its rounds lean one way: a two-sided
+sign test at p <= 0.05, which takes at least six rounds (``Agreement.one_sided``).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def cpu_pct(server: ServerProcess, action) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class Round:
-    """One suite window and the other tool's window right after it, on the same server."""
+    """One suite window and the other tool's window next to it, on the same server."""
 
     suite_per_s: float
     other_per_s: float
