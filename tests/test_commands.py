@@ -6,6 +6,7 @@ writes the user's ~/.asv-machine.json (asv runs with a temporary HOME)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -262,3 +263,43 @@ def test_releases_sh_publishes_what_was_measured_and_names_what_was_not(tmp_path
     assert summary[0].startswith("  ok           virtualenv-py3.11: measured"), summary
     assert summary[1].startswith("  NOT MEASURED virtualenv-py3.11-aiohttp0.0.999: not created"), summary
     assert summary[2].startswith("releases: WARNING: 1 of 2 environments NOT measured"), summary
+
+
+def load_suite_wheel():
+    spec = importlib.util.spec_from_file_location("suite_wheel", ROOT / "scripts" / "suite_wheel.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_suites_wheel_is_built_once_per_commit_for_every_environment(tmp_path, monkeypatch):
+    # A project of one module stands in for the suite's checkout: the same pip wheel, quicker.
+    project = tmp_path / "checkout"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "stand-in"\nversion = "1"\n[tool.setuptools]\npy-modules = ["stand_in"]\n'
+    )
+    (project / "stand_in.py").write_text("")
+    suite_wheel = load_suite_wheel()
+    envs = tmp_path / "env"
+    commit = "c" * 40
+    assert suite_wheel.main([commit, str(project), str(tmp_path / "cache-a"), str(envs / "a")]) == 0
+    built = list((envs / "suite-wheels" / commit).glob("*.whl"))
+    assert [w.name for w in built] == ["stand_in-1-py3-none-any.whl"]
+
+    def no_build(*args, **kwargs):
+        raise AssertionError(f"built again: {args}")
+
+    monkeypatch.setattr(suite_wheel.subprocess, "run", no_build)
+    assert suite_wheel.main([commit, str(project), str(tmp_path / "cache-b"), str(envs / "b")]) == 0
+    for cache in ("cache-a", "cache-b"):  # asv's install command takes the one wheel in each
+        assert [w.name for w in (tmp_path / cache).glob("*.whl")] == [built[0].name]
+
+
+def test_a_failed_build_of_the_suites_wheel_leaves_nothing_to_reuse(tmp_path):
+    suite_wheel = load_suite_wheel()
+    commit = "d" * 40
+    with pytest.raises(subprocess.CalledProcessError):
+        suite_wheel.shared_wheel(commit, tmp_path / "not-a-project", tmp_path / "suite-wheels")
+    assert [p.name for p in (tmp_path / "suite-wheels").iterdir()] == [".lock"]

@@ -1,0 +1,65 @@
+"""asv's build command: the suite's wheel for a commit, built once and shared by every environment.
+
+asv builds the project in each environment it measures. The suite is pure Python and its wheel
+depends on nothing but the commit's files, yet the release history built it 48 times, once per
+environment, each in a fresh isolated build environment for setuptools. The first environment
+to need a commit's wheel builds it into <env_dir>/suite-wheels/<commit>/ (beside asv's
+environments); every environment copies it from there into its own build cache, where asv's
+install command finds it.
+
+Usage, from asv.conf.json and asv.releases.json (asv runs it with the environment's python):
+    python {conf_dir}/scripts/suite_wheel.py {commit} {build_dir} {build_cache_dir} {env_dir}
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+KEEP_COMMITS = 8  # older commits' wheels are removed: a run measures a few commits at most
+
+
+def shared_wheel(commit: str, build_dir: Path, shared: Path) -> Path:
+    """The commit's wheel in ``shared``, built from ``build_dir`` (asv's checkout of it) unless
+    an earlier environment built it already."""
+    shared.mkdir(parents=True, exist_ok=True)
+    with open(shared / ".lock", "w") as lock:
+        # asv may build environments in parallel (asv run --parallel): one builds, the others wait.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = shared / commit
+        if not built.is_dir():
+            staging = Path(tempfile.mkdtemp(prefix=f".{commit}-", dir=shared))
+            try:
+                command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(staging), str(build_dir)]
+                subprocess.run(command, check=True)
+                staging.rename(built)  # complete or absent: a failed build leaves nothing to reuse
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            older = sorted((d for d in shared.iterdir() if d.is_dir() and not d.name.startswith(".")),
+                           key=lambda d: d.stat().st_mtime)  # fmt: skip
+            for stale in older[:-KEEP_COMMITS]:
+                shutil.rmtree(stale, ignore_errors=True)
+        wheels = sorted(built.glob("*.whl"))
+        if len(wheels) != 1:
+            raise SystemExit(f"suite_wheel: expected one wheel in {built}, found {[w.name for w in wheels]}")
+        return wheels[0]
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    commit, build_dir, cache_dir, env_dir = argv
+    wheel = shared_wheel(commit, Path(build_dir), Path(env_dir).resolve().parent / "suite-wheels")
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(wheel, Path(cache_dir) / wheel.name)
+    print(f"suite_wheel: {wheel.name} for {commit[:8]} from {wheel.parent}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
