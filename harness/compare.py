@@ -214,6 +214,24 @@ def setup_record(workload: Workload, **extra: object) -> dict:
     }
 
 
+def baseline_alone(workload: Workload, names: list[str]) -> str | None:
+    """Why the baseline is not measured: BENCH_FRAMEWORKS names frameworks and none of them
+    among ``names`` can serve ``workload`` here; else None.
+
+    The baseline is the reference a framework's ratio is taken against, measured beside it in
+    the same rounds. Alone it is no comparison: in the release history's websockets
+    environments it measured GET /json by itself, 16 s in each of eight. Named by itself
+    (BENCH_FRAMEWORKS=baseline) it runs.
+    """
+    chosen = [name for name in names if name != "baseline" and name in servers.named()]
+    reasons = [servers.missing(name) or workload.unsupported(name) for name in chosen]
+    if "baseline" not in names or not chosen or not all(reasons):
+        return None
+    return f"measured only beside a framework, and none selected here can run {workload.name}: " + "; ".join(
+        r for r in reasons if r
+    )
+
+
 def start_contenders(
     workload: Workload, names: list[str], warmup_s: float, pool: ServerPool | None = None
 ) -> list[Contender]:
@@ -222,8 +240,11 @@ def start_contenders(
     server_cpu, generator_cpus = cpu_plan()
     processes = workload.generator_processes or len(generator_cpus)
     contenders = [Contender(name, pooled=pool is not None) for name in names]
+    alone = baseline_alone(workload, names)
     for c in contenders:
         reason = servers.unavailable(c.framework) or workload.unsupported(c.framework)
+        if c.framework == "baseline" and alone:
+            reason = alone
         if reason:
             c.skipped = reason
             continue

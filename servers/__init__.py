@@ -206,12 +206,19 @@ def missing(name: str) -> str | None:
 SELECTION_ENV = "BENCH_FRAMEWORKS"
 
 
-def selection() -> tuple[str, ...]:
-    """The frameworks BENCH_FRAMEWORKS selects (all when it is unset); UnknownFramework for a
-    name that is not registered, so a typo fails at once instead of measuring nothing."""
+def named() -> tuple[str, ...]:
+    """The frameworks BENCH_FRAMEWORKS names, in the frameworks' order (none when it is unset);
+    UnknownFramework for a name that is not registered, so a typo fails at once instead of
+    measuring nothing."""
     names = [name.strip() for name in os.environ.get(SELECTION_ENV, "").split(",") if name.strip()]
     for name in names:
         get(name)
+    return tuple(n for n in FRAMEWORKS if n in names)
+
+
+def selection() -> tuple[str, ...]:
+    """The frameworks BENCH_FRAMEWORKS selects: those it names and the baseline (all when it is unset)."""
+    names = named()
     return tuple(FRAMEWORKS) if not names else tuple(n for n in FRAMEWORKS if n in names or n == "baseline")
 
 

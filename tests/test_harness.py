@@ -193,6 +193,23 @@ def test_frameworks_not_selected_are_skipped_with_the_reason(monkeypatch):
     assert isinstance(result.outcomes["tornado"], Summary) and isinstance(result.outcomes["baseline"], Summary)
 
 
+def test_the_baseline_is_not_measured_alone_when_no_framework_selected_serves_the_workload(monkeypatch):
+    monkeypatch.setenv(servers.SELECTION_ENV, "websockets")  # as in a release environment of websockets
+    result = compare.compare(workloads.http_get(contract.JSON, 2), ["baseline", "websockets"], QUICK)
+    assert result.outcomes["websockets"] == Skipped("websockets has no HTTP server")
+    assert isinstance(result.outcomes["baseline"], Skipped)
+    assert "none selected here can run" in result.outcomes["baseline"].reason
+    assert "websockets has no HTTP server" in result.outcomes["baseline"].reason
+    http_get = workloads.http_get(contract.JSON, 2)
+    assert compare.baseline_alone(http_get, ["baseline", "aiohttp", "websockets"])  # aiohttp is not selected
+    monkeypatch.setenv(servers.SELECTION_ENV, "websockets,aiohttp")
+    assert compare.baseline_alone(http_get, ["baseline", "aiohttp", "websockets"]) is None
+    monkeypatch.setenv(servers.SELECTION_ENV, "baseline")  # the baseline named by itself runs
+    assert compare.baseline_alone(http_get, ["baseline", "websockets"]) is None
+    monkeypatch.delenv(servers.SELECTION_ENV)
+    assert compare.baseline_alone(http_get, ["baseline", "websockets"]) is None
+
+
 def test_compare_skips_frameworks_without_the_endpoint():
     result = compare.compare(workloads.http_get(contract.JSON, 2), ["baseline", "websockets"], QUICK)
     assert result.outcomes["websockets"] == Skipped("websockets has no HTTP server")
