@@ -20,6 +20,7 @@ import pytest
 import servers
 from harness import site
 from harness.process import ROOT
+from harness.report import page, verdict
 from harness.report.assets import ASSETS_DIR, ASV_ASSETS
 from tests import site_fixtures
 
@@ -230,6 +231,68 @@ def test_frameworks_page_opens_with_the_ladder_bars_in_ladder_order(served_ladde
         last_rung = max(b["top"] for b in bars if b["rung"] == "ladder")
         first_beside = min(b["top"] for b in bars if b["rung"] == "beside")
         assert last_rung < chart["divider"] < first_beside, chart
+
+
+VERDICT_BOX = (
+    "var t = document.querySelector('table.verdict:not([hidden])'); var b = t.getBoundingClientRect();"
+    "return {bottom: b.bottom, right: b.right, height: window.innerHeight, width: window.innerWidth,"
+    " scrolled: window.scrollY, cells: t.querySelectorAll('td.cell').length,"
+    " rows: t.querySelectorAll('tbody tr').length,"
+    " reference: t.dataset.reference};"
+)
+
+
+@contextlib.contextmanager
+def _laptop_screen(driver) -> Iterator[None]:
+    """The window the issue names (1366 x 768), then back to the other tests' tall one."""
+    driver.set_window_size(1366, 768)
+    try:
+        yield
+    finally:
+        driver.set_window_size(1280, 1600)
+
+
+def test_the_verdict_opens_the_page_on_one_screen_and_its_cells_open_their_detail(
+    served_ladder_site, browser, artifacts
+):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    with _laptop_screen(browser):
+        browser.get(f"{served_ladder_site}/frameworks.html")
+        box = browser.execute_script(VERDICT_BOX)
+        _screenshot(browser, artifacts, "verdict-1366x768.png")
+        assert box["scrolled"] == 0 and box["bottom"] <= box["height"] and box["right"] <= box["width"], box
+        assert box["reference"] == "aiohttp"
+        assert box["cells"] == 2 * len(servers.FRAMEWORKS_UNDER_TEST), box  # the fixture: echo and GET /json
+        browser.find_element(
+            By.CSS_SELECTOR, "table.verdict:not([hidden]) tr[data-family=http_get] td[data-framework=tornado] a"
+        ).click()
+        detail = browser.execute_script(
+            "var e = document.getElementById(location.hash.slice(1)); var b = e.getBoundingClientRect();"
+            "return {text: e.textContent, top: b.top, height: window.innerHeight};"
+        )
+        assert "bench_http.GetJson" in detail["text"] and -1 < detail["top"] < detail["height"], detail
+        Select(browser.find_element(By.CSS_SELECTOR, "select.reference")).select_by_value("tornado")
+        shown = browser.execute_script(
+            "return Array.from(document.querySelectorAll('table.verdict'))"
+            ".filter(function (t) { return !t.hidden; }).map(function (t) { return t.dataset.reference; });"
+        )
+        assert shown == ["tornado"]
+
+
+def test_the_verdict_fits_one_screen_with_every_family_measured(browser, artifacts, tmp_path):
+    # The fixture results measure two families; here all of them, each cell with its range and
+    # instructions (tests/test_verdict.py's runs), on the page as the site writes it.
+    from tests.test_verdict import full_runs
+
+    (tmp_path / "frameworks.html").write_text(page.render(full_runs()))
+    with _laptop_screen(browser):
+        browser.get((tmp_path / "frameworks.html").as_uri())
+        box = browser.execute_script(VERDICT_BOX)
+        _screenshot(browser, artifacts, "verdict-every-family-1366x768.png")
+    assert box["rows"] == len(verdict.FAMILIES), box
+    assert box["bottom"] <= box["height"] and box["right"] <= box["width"], box
 
 
 def test_cost_chart_point_opens_its_profile_and_flame_graph(served_cost_site, browser, artifacts):

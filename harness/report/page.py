@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.report import ladder, svg
+import servers
+from harness.report import ladder, svg, verdict
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
 from harness.report.results import BenchmarkCase, Run, headline_classes, latest_runs, release_runs, workloads
@@ -33,6 +34,12 @@ svg .divider-label { fill: #777; font-size: 11px; font-style: italic; } tr.besid
 tr.beside-head th { color: #666; font-weight: normal; font-style: italic; padding-top: 8px; }
 .empty { background: #fff8e5; border: 1px solid #f0d98c; padding: .6em 1em; }
 nav a { margin-right: 1em; }
+table.verdict { font-size: 12px; margin: .3em 0 .4em; } table.verdict th { padding: 2px 5px; }
+table.verdict td.cell { padding: 0; text-align: center; min-width: 64px; }
+table.verdict td.cell a { display: block; padding: 2px 4px; color: #222; text-decoration: none; }
+table.verdict td.cell small { display: block; color: #555; font-size: 10px; line-height: 1.2; }
+.bound-mark { color: #b35900; font-weight: bold; }
+table.verdict thead th { text-align: center; } .verdict-meta { font-size: 12px; color: #555; margin: 0; }
 """
 
 
@@ -91,10 +98,58 @@ def _side_by_side_section(found: dict[str, BenchmarkCase], latest: dict[str, Run
         for workload in found.values():
             if not run.measured(workload):
                 continue
-            out.append(f'<h3 class="workload">{_e(workload.name)} <small>on {_e(machine)}</small></h3>')
+            out.append(
+                f'<h3 class="workload" id="{verdict.detail_id(machine, workload)}">{_e(workload.name)} '
+                f"<small>on {_e(machine)}</small></h3>"
+            )
             out.append(svg.side_by_side(run, workload))
             out.append(side_by_side_table(run, workload))
         out.append("</section>")
+    return out
+
+
+# Shows the verdict table of the reference the reader picks (every table is in the page; no
+# script: aiohttp's).
+PICK_REFERENCE = """
+document.querySelectorAll('select.reference').forEach(function (pick) {
+  pick.addEventListener('change', function () {
+    var box = pick.closest('.verdict-box');
+    box.querySelectorAll('table.verdict').forEach(function (table) {
+      table.hidden = table.dataset.reference !== pick.value;
+    });
+  });
+});
+"""
+
+
+def _verdict_section(runs: list[Run], found: dict[str, BenchmarkCase]) -> list[str]:
+    # Compact on purpose: the whole table is meant to be visible on a 1366 x 768 screen
+    # (tests/test_site_browser.py), so its explanation comes after it.
+    out = ['<section id="verdict">']
+    latest = latest_runs(runs)
+    if not latest:
+        out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
+    for machine in latest:
+        history = verdict.default_runs(runs, machine)
+        tables = [verdict.verdict(history, found, ref) for ref in servers.FRAMEWORKS_UNDER_TEST]
+        tables = [v for v in tables if v is not None and v.reference in v.frameworks and v.rows]
+        if not tables:
+            continue
+        shown = next((v for v in tables if v.reference == verdict.REFERENCE), tables[0])
+        options = "".join(
+            f'<option value="{_e(v.reference)}"{" selected" if v is shown else ""}>{_e(v.reference)}</option>'
+            for v in tables
+        )
+        out.append(
+            f'<div class="verdict-box" data-machine="{_e(machine)}"><p class="verdict-meta"><b>Verdict</b> on '
+            f"<code>{_e(machine)}</code>, commit <code>{_e(shown.commit[:8])}</code>: throughput relative to "
+            f'<select class="reference" aria-label="reference framework">{options}</select> in the same run '
+            "(above 1: faster); ⚠ client-bound; a cell opens its detail.</p>"
+        )
+        out.extend(verdict.html_table(v, hidden=v is not shown) for v in tables)
+        out.append(f'<p class="verdict-meta">{_e(verdict.meaning(shown))}</p>')
+        out.append("</div>")
+    out.append(f"</section><script>{PICK_REFERENCE}</script>")
     return out
 
 
@@ -166,10 +221,11 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
-        '<nav><a href="index.html">← asv graphs</a><a href="#ladder">The ladder</a>'
+        '<nav><a href="index.html">← asv graphs</a><a href="#verdict">Verdict</a><a href="#ladder">The ladder</a>'
         '<a href="#side-by-side">Side by side</a>'
         '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
+        *_verdict_section(runs, found),
         '<p class="meta">Throughput is 1 / time per op (larger is better). The baseline is a bare asyncio '
         "server: its bar is the load generator's ceiling, and × baseline is how many times slower a framework "
         f"is in the same rounds. A server below {SATURATED_CPU_PCT:.0f} % of its core was not the bottleneck: its "

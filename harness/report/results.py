@@ -63,8 +63,8 @@ class Run:
         """Orders runs oldest to newest: by commit date, then by when they ran."""
         return self.date, self.started_at
 
-    def measured(self, workload: BenchmarkCase) -> bool:
-        return f"{workload.cls}.track_time_per_op" in self.values
+    def measured(self, workload: BenchmarkCase, method: str = "track_time_per_op") -> bool:
+        return f"{workload.cls}.{method}" in self.values
 
     def value(self, workload: BenchmarkCase, method: str, framework: str) -> float | None:
         """A tracked value; NaN when n/a (skipped, or absent from this run), None when it failed."""

@@ -1,9 +1,10 @@
-"""The terminal summary of the default run: headline figures, headroom, saturation, client-bound
-figures, and the ladder of each headline workload (harness/report/ladder.py)."""
+"""The terminal summary of the default run: the verdict (harness/report/verdict.py), headline
+figures, headroom, saturation, client-bound figures, and the ladder of each headline workload
+(harness/report/ladder.py)."""
 
 from __future__ import annotations
 
-from harness.report import ladder
+from harness.report import ladder, verdict
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
 from harness.report.results import BASELINE, Run, latest_runs, workloads
 from harness.stats import SATURATED_CPU_PCT
@@ -20,6 +21,9 @@ def render(runs: list[Run], headline_classes: list[str]) -> str:
     lines = []
     for machine, run in latest_runs(runs).items():
         lines.append(f"Machine {machine}, commit {run.commit[:8]} (latest releases):")
+        judged = verdict.verdict(verdict.default_runs(runs, machine), found)
+        if judged is not None and judged.rows and verdict.REFERENCE in judged.frameworks:
+            lines.extend(verdict.terminal_block(judged))
         lines.append(ROW.format(*HEADER))
         client_bound = []
         for workload in found.values():
