@@ -222,19 +222,23 @@ def main(argv: list[str] | None = None) -> int:
         f"{'framework':<11} {'workload':<22} {'suite/s':>9} {'other':<15} {'other/s':>9} {'ratio':>6} "
         f"{'rounds range':>11} {'suite>':>6}  server cpu"
     )
-    for framework in frameworks:
-        for kind in ("http", "ws") if framework.http else ("ws",):
-            r = agree(framework.name, kind, args.rounds, args.seconds)
-            if r.comparable:
-                worst, compared = max(worst, abs(r.ratio - 1)), compared + 1
-            if r.disagrees:
-                disagreeing.append(f"{r.framework} {r.workload}")
-            print(
-                f"{r.framework:<11} {r.workload:<22} {r.suite_per_s:>9.0f} {r.other:<15} {r.other_per_s:>9.0f} "
-                f"{r.ratio:>6.3f} {r.ratio_range[0]:>5.2f}-{r.ratio_range[1]:<5.2f} "
-                f"{f'{r.suite_higher}/{len(r.rounds)}':>6}  {r.suite_server_cpu:.0f}% / {r.other_server_cpu:.0f}%"
-                + ("" if r.comparable else "  not comparable: a tool left the server unsaturated (client-bound)")
-            )
+    pairs = [(f, kind) for f in frameworks for kind in (("http", "ws") if f.http else ("ws",))]
+    started = time.monotonic()
+    for index, (framework, kind) in enumerate(pairs, 1):
+        # One pair takes about 2 x rounds x seconds plus start-up: say which, and how far the run is.
+        print(f"agreement: {framework.name} {kind} ({index}/{len(pairs)}), {time.monotonic() - started:.0f} s "
+              "so far", file=sys.stderr, flush=True)  # fmt: skip
+        r = agree(framework.name, kind, args.rounds, args.seconds)
+        if r.comparable:
+            worst, compared = max(worst, abs(r.ratio - 1)), compared + 1
+        if r.disagrees:
+            disagreeing.append(f"{r.framework} {r.workload}")
+        print(
+            f"{r.framework:<11} {r.workload:<22} {r.suite_per_s:>9.0f} {r.other:<15} {r.other_per_s:>9.0f} "
+            f"{r.ratio:>6.3f} {r.ratio_range[0]:>5.2f}-{r.ratio_range[1]:<5.2f} "
+            f"{f'{r.suite_higher}/{len(r.rounds)}':>6}  {r.suite_server_cpu:.0f}% / {r.other_server_cpu:.0f}%"
+            + ("" if r.comparable else "  not comparable: a tool left the server unsaturated (client-bound)")
+        )
     if not compared:
         print("no pair comparable: no tool pair saturated a server (is the machine busy?)")
         return 1

@@ -45,8 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         classes = {name: benchmark_class(name) for name in args.bench or headline()}
     except LookupError as exc:
         parser.error(str(exc))
-    for name, cls in classes.items():
-        runs = [comparison.compare(cls.workload, rounds=cls.rounds) for _ in range(args.runs)]
+    for index, (name, cls) in enumerate(classes.items(), 1):
+        runs = []
+        for run in range(1, args.runs + 1):
+            # What it is doing and how far it is: a headline class's run takes ~20 s here.
+            print(f"stability: {name} ({index}/{len(classes)}), run {run}/{args.runs}, "
+                  f"{time.monotonic() - started:.0f} s so far", file=sys.stderr, flush=True)  # fmt: skip
+            runs.append(comparison.compare(cls.workload, rounds=cls.rounds))
         print(f"\n{name} ({cls.workload.name}), {args.runs} runs")
         print(f"{'framework':<11} {'us/op per run':<48} {'spread':>7}  {'ratio per run':<36} {'spread':>7}")
         for framework in runs[0].outcomes:

@@ -93,6 +93,8 @@ def test_stability_prints_every_run_of_every_framework_and_a_verdict():
         assert all(float(t) > 0 for t in times) and all(float(r) > 0 for r in ratios), values
     verdict = "worst spread of a framework's ratio to baseline between runs"
     assert verdict in result.stdout and "the baseline's own" in result.stdout
+    # Progress, on stderr: what it is doing and how far it is.
+    assert "stability: bench_websocket.EchoText32B (1/1), run 2/2" in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize(("aiohttp_ratios", "expected"), [((6.0, 6.3), 0), ((6.0, 7.0), 1)])

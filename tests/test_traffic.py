@@ -50,6 +50,8 @@ def test_traffic_goes_only_to_the_servers_the_command_started(tmp_path: Path, co
     # printed, not a failure to run.
     assert result.returncode in ((0, 1) if command == "agreement" else (0,)), result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+    if command == "agreement":  # its progress, pair by pair
+        assert "agreement: tornado ws (2/2)" in result.stderr, result.stderr
     traces = {int(path.suffix[1:]): path.read_text().splitlines() for path in tmp_path.glob("trace.*")}
     server_pids = [int(line.split()[1]) for line in start_log.read_text().splitlines()]
     assert server_pids and all(pid in traces for pid in server_pids)
