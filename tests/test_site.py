@@ -84,6 +84,17 @@ def test_side_by_side_uses_the_newest_default_commit(fixture_results):
     assert float(aiohttp["data-ratio-to-baseline"]) == pytest.approx(170 * 1.1 / 20)
 
 
+def test_side_by_side_is_drawn_to_the_frameworks_scale_with_the_baseline_cut(fixture_results):
+    elements = page(fixture_results)
+    bars = {b["data-framework"]: b for b in elements.select("rect", "bar", workload="bench_http.GetJson")}
+    # The baseline (50,000/s) is ten times aiohttp (5,348/s): on its scale aiohttp would be a sliver.
+    assert "off-scale" in bars["baseline"]["class"].split() and float(bars["baseline"]["width"]) == 330
+    assert float(bars["aiohttp"]["width"]) > 330 / 2  # the frameworks' fastest sets the scale
+    assert float(bars["tornado"]["width"]) == pytest.approx(float(bars["aiohttp"]["width"]) * 170 / 450, rel=1e-2)
+    assert not any("off-scale" in b["class"] for name, b in bars.items() if name != "baseline")
+    assert len(elements.select("path", "scale-break")) == 2  # the baseline's two charts
+
+
 def test_client_bound_is_marked_only_below_90_percent_server_cpu(fixture_results):
     elements = page(fixture_results)
     marked = elements.select("rect", "bar", client_bound="true")
@@ -183,6 +194,21 @@ def test_trend_orders_releases_as_versions_with_pre_releases_first():
     chart = Elements(svg.trend(workload, "aiohttp", {"m": dict.fromkeys(releases, 1e-4)}))
     plotted = [p["data-release"] for p in chart.select("circle", "point")]
     assert plotted == ["3.9.5rc1", "3.9.5", "3.10.11", "3.14.5", "6.1"]
+
+
+def test_trend_draws_a_client_bound_release_hollow_and_off_the_line():
+    releases = ["3.9.5", "3.10.11", "3.11.18"]
+    workload = BenchmarkCase("bench_http.GetJson", "bench_http.GetJson", (), ("baseline", "aiohttp"))
+    seconds = {"m": {"3.9.5": 1e-4, "3.10.11": 2e-4, "3.11.18": 1.1e-4}}
+    cpu = {"m": {"3.9.5": 99.0, "3.10.11": 60.0, "3.11.18": 98.0}}
+    chart = Elements(svg.trend(workload, "aiohttp", seconds, cpu))
+    points = {p["data-release"]: p for p in chart.select("circle", "point")}
+    assert list(points) == releases  # every measured release is shown
+    assert [r for r, p in points.items() if p["data-client-bound"] == "true"] == ["3.10.11"]
+    assert points["3.10.11"]["fill"] == "#fff"
+    (line,) = [attrs for tag, attrs in chart.found if tag == "polyline"]
+    on_line = [f"{float(p['cx']):.1f},{float(p['cy']):.1f}" for r, p in points.items() if r != "3.10.11"]
+    assert line["points"] == " ".join(on_line)
 
 
 def _published(tmp_path: Path) -> tuple[Path, Path]:

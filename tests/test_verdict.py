@@ -15,7 +15,7 @@ import pytest
 
 import servers
 from harness.cost.cases import CASES
-from harness.report import page, summary, verdict
+from harness.report import claims, page, summary, verdict
 from harness.report.results import BenchmarkCase, Run, headline_classes, load_runs, workloads
 from tests import site_fixtures
 from tests.test_site import Elements
@@ -24,6 +24,7 @@ NAN = math.nan
 ECHO = "bench_websocket.EchoText32B"
 MEMORY = "bench_websocket.MemoryPerIdleConnection"
 COST = "bench_cost.HeadlineCost"
+ENCODE_AIOHTTP, ENCODE_TORNADO = "aiohttp.web.json_response", "tornado.escape.json_encode"
 
 
 @pytest.mark.parametrize("family", verdict.FAMILIES, ids=lambda f: f.key)
@@ -124,7 +125,7 @@ def test_na_and_failed_cells_say_which():
     assert (cells["tornado"].ratio, cells["tornado"].why) == (None, "failed")
     assert (cells["websockets"].ratio, cells["websockets"].why) == (None, "n/a")
     run = _run("a", {"aiohttp": None, "tornado": 80e-6})  # the reference failed: no ratio for anyone
-    assert _cells([run])["ws_echo_small"]["tornado"].why == "failed"
+    assert _cells([run])["ws_echo_small"]["tornado"].why == "aiohttp failed"
 
 
 def test_only_measured_families_get_a_row():
@@ -206,3 +207,53 @@ def test_every_family_gets_a_row_when_all_are_measured():
     judged = verdict.verdict(verdict.default_runs(runs, "m"), workloads(runs))
     assert [row.family.key for row in judged.rows] == [f.key for f in verdict.FAMILIES]
     assert all(c.low is not None for row in judged.rows for c in row.cells)
+
+
+@pytest.mark.parametrize("claim", claims.CLAIMS, ids=lambda c: c.key)
+def test_each_claim_names_a_benchmark_method_and_both_sides_of_the_suite(claim):
+    cls, *variant = claim.benchmark.split(" · ")
+    module, name = cls.split(".")
+    benchmark = getattr(importlib.import_module(f"benchmarks.{module}"), name)
+    assert hasattr(benchmark, claim.method), claim
+    params = benchmark.params if hasattr(benchmark, "params") else [servers.FRAMEWORKS]
+    sides = [str(v) for v in params[0]]
+    assert claim.aiohttp in sides and claim.tornado in sides, (claim, sides)
+    assert len(params) - 1 == len(variant), claim
+    for axis, value in zip(params[1:], variant, strict=True):
+        assert value in [str(v) for v in axis], (claim, axis)
+
+
+def _claim_run(values: dict[str, dict[tuple, float | None]]) -> Run:
+    frozen = MappingProxyType({k: MappingProxyType(v) for k, v in values.items()})
+    return Run("m", "a" * 40, 0, 0, "env", MappingProxyType({}), frozen)
+
+
+def test_a_claim_is_judged_by_aiohttps_speed_over_tornados_in_the_run():
+    run = _claim_run({
+        "bench_websocket.ArticleWorkload.track_time_per_op": {("aiohttp",): 1e-5, ("tornado",): 1.2e-5},
+        "bench_websocket.EchoText32B.track_time_per_op": {("aiohttp",): 1e-5, ("tornado",): 4e-5},
+        "bench_json.Encode31KB.time_encode": {(ENCODE_AIOHTTP,): 1e-3, (ENCODE_TORNADO,): 1e-3},
+        "bench_cache.CacheHitMemory.track_time_per_op": {("aiohttp",): 1e-5, ("tornado",): None},
+    })  # fmt: skip
+    by_key = {f.claim.key: f for f in claims.findings(run, workloads([run]))}
+    assert by_key["ws_job"].measured == pytest.approx(1.2)
+    assert claims.verdict_word(by_key["ws_job"]) == "borne out"  # the article's 1.21
+    assert claims.verdict_word(by_key["ws_steady"]) == "same side, different size"  # 4x
+    assert claims.verdict_word(by_key["json_encode"]) == "contradicted"  # the article: Tornado twice as fast
+    assert by_key["cache"].measured is None and claims.verdict_word(by_key["cache"]) == "not measured"  # failed
+    assert claims.verdict_word(by_key["json_round_trip"]) == "not measured"  # absent from the run
+
+
+def test_the_claims_follow_the_verdict_and_link_their_evidence(fixture_runs):
+    html = page.render(fixture_runs)
+    assert html.index('id="verdict"') < html.index('class="claims-title"') < html.index('id="ladder"')
+    elements = Elements(html)
+    ids = {attrs["id"] for _tag, attrs in elements.found if "id" in attrs}
+    rows = [attrs["data-claim"] for tag, attrs in elements.found if tag == "tr" and "data-claim" in attrs]
+    assert rows == [c.key for c in claims.CLAIMS]
+    table = html[html.index('<table class="claims"') :]
+    hrefs = [attrs["href"] for _tag, attrs in Elements(table[: table.index("</table>")]).found if "href" in attrs]
+    assert len(hrefs) == len(claims.CLAIMS)
+    # On this page where the benchmark has a side-by-side detail (the fixture's echo), else asv's graph.
+    assert f"#{verdict.detail_id('fixture-a', BenchmarkCase(ECHO, ECHO, (), ()))}" in hrefs
+    assert all(h[1:] in ids if h.startswith("#") else h.startswith("index.html#bench_") for h in hrefs), hrefs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import servers
-from harness.report import ladder, svg, verdict
+from harness.report import claims, ladder, svg, verdict
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
 from harness.report.results import BenchmarkCase, Run, headline_classes, latest_runs, release_runs, workloads
@@ -39,7 +39,9 @@ table.verdict td.cell { padding: 0; text-align: center; min-width: 64px; }
 table.verdict td.cell a { display: block; padding: 2px 4px; color: #222; text-decoration: none; }
 table.verdict td.cell small { display: block; color: #555; font-size: 10px; line-height: 1.2; }
 .bound-mark { color: #b35900; font-weight: bold; }
-table.verdict thead th { text-align: center; } .verdict-meta { font-size: 12px; color: #555; margin: 0; }
+table.verdict thead th { text-align: center; }
+table.claims td { text-align: left; vertical-align: top; } table.claims small { color: #666; }
+.verdict-meta { font-size: 12px; color: #555; margin: 0; }
 """
 
 
@@ -148,9 +150,32 @@ def _verdict_section(runs: list[Run], found: dict[str, BenchmarkCase]) -> list[s
         )
         out.extend(verdict.html_table(v, hidden=v is not shown) for v in tables)
         out.append(f'<p class="verdict-meta">{_e(verdict.meaning(shown))}</p>')
+        out.extend(_claims(machine, latest[machine], found))
         out.append("</div>")
     out.append(f"</section><script>{PICK_REFERENCE}</script>")
     return out
+
+
+def _claims(machine: str, run: Run, found: dict[str, BenchmarkCase]) -> list[str]:
+    """The article's claims against this run: evidence on this page where it has a side-by-side
+    detail, else asv's graph of the benchmark."""
+    findings = claims.findings(run, found)
+    if not any(f.measured is not None for f in findings):
+        return []
+    link = {
+        f.claim.key: (
+            f"#{verdict.detail_id(machine, f.workload)}"
+            if f.workload is not None and run.measured(f.workload)
+            else f"index.html#{f.claim.benchmark.split(' · ')[0]}.{f.claim.method}"
+        )
+        for f in findings
+    }
+    return [
+        f'<h3 class="claims-title" id="claims-{verdict.slug(machine)}">What the article claimed, what we measured</h3>',
+        "<p class=\"verdict-meta\">aiohttp's speed over Tornado's (above 1: aiohttp faster), from the article's "
+        'figures and from this run; see README.md, "Why these numbers differ from the article\'s".</p>',
+        claims.html_table(findings, link),
+    ]
 
 
 def _ladder_section(found: dict[str, BenchmarkCase], latest: dict[str, Run], headline: list[str]) -> list[str]:
@@ -203,11 +228,13 @@ def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str,
             if framework not in workload.frameworks:
                 continue
             series: dict[str, dict[str, float | None]] = {}
+            server_cpu: dict[str, dict[str, float | None]] = {}
             for (machine, fw, release), run in releases.items():
                 if fw == framework:
                     series.setdefault(machine, {})[release] = run.value(workload, "track_time_per_op", framework)
+                    server_cpu.setdefault(machine, {})[release] = run.value(workload, "track_server_cpu", framework)
             out.append('<div class="trend-box">')
-            out.append(svg.trend(workload, framework, series))
+            out.append(svg.trend(workload, framework, series, server_cpu))
             out.append(trend_table(workload, framework, releases))
             out.append("</div>")
         out.append("</div>")
@@ -228,7 +255,9 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         *_verdict_section(runs, found),
         '<p class="meta">Throughput is 1 / time per op (larger is better). The baseline is a bare asyncio '
         "server: its bar is the load generator's ceiling, and × baseline is how many times slower a framework "
-        f"is in the same rounds. A server below {SATURATED_CPU_PCT:.0f} % of its core was not the bottleneck: its "
+        "is in the same rounds. The side-by-side charts are drawn to the frameworks' scale: a baseline beyond it "
+        f"is cut (▸), its figure written beside it. A server below {SATURATED_CPU_PCT:.0f} % of its core was not "
+        "the bottleneck: its "
         f'figure is marked <span class="client-bound">⚠ client-bound</span>. {CLIENT_BOUND_MEANS} n/a: the '
         "framework lacks the endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
         *_ladder_section(found, latest_runs(runs), headline_classes() if headline is None else headline),

@@ -49,13 +49,19 @@ def nice_max(top: float) -> float:
 
 
 def side_by_side(run: Run, workload: BenchmarkCase) -> str:
-    """Horizontal throughput bars (1 / time per op), one per framework, baseline first."""
+    """Horizontal throughput bars (1 / time per op), one per framework, baseline first.
+
+    The scale is the frameworks': the baseline (the generator's ceiling, often several times
+    faster than any of them) would squash their bars into slivers, so a baseline past the
+    scale's end is drawn to it, broken, with its figure written beside it."""
     label_w, bar_w, note_w, row_h = 110, 330, 380, 26
     rows = []
     for framework in workload.frameworks:
         seconds = run.value(workload, "track_time_per_op", framework)
         rows.append((framework, seconds, throughput(seconds)))
-    top = nice_max(max((ops for _f, _s, ops in rows if ops), default=1.0))
+    measured = [ops for _f, _s, ops in rows if ops]
+    frameworks_only = [ops for f, _s, ops in rows if ops and f != BASELINE]
+    top = nice_max(max(frameworks_only or measured, default=1.0))
     height = row_h * len(rows) + 24
     width = label_w + bar_w + note_w
     parts = [
@@ -71,18 +77,27 @@ def side_by_side(run: Run, workload: BenchmarkCase) -> str:
             parts.append(f'<text x="{label_w + 4}" y="{y + 15}" class="missing" data-framework="{_e(framework)}">')
             parts.append(f"{state}</text>")
             continue
-        length = max(1.0, bar_w * ops / top)
+        off_scale = ops > top
+        length = bar_w if off_scale else max(1.0, bar_w * ops / top)
         ratio = run.value(workload, "track_ratio_to_baseline", framework)
         cpu = run.value(workload, "track_server_cpu", framework)
         marked = client_bound(cpu) is True
         parts.append(
-            f'<rect class="bar" x="{label_w}" y="{y}" width="{length:.1f}" height="{row_h - 8}" '
+            f'<rect class="bar{" off-scale" if off_scale else ""}" x="{label_w}" y="{y}" width="{length:.1f}" '
+            f'height="{row_h - 8}" '
             f'fill="{color(framework)}" data-framework="{_e(framework)}" data-workload="{_e(workload.name)}" '
             f'data-machine="{_e(run.machine)}" data-ops-per-second="{ops:.6g}" data-ratio-to-baseline="{ratio}" '
             f'data-server-cpu="{cpu}" data-client-bound="{str(marked).lower()}">'
             f"<title>{_e(framework)}: {ops:,.0f} ops/s</title></rect>"
         )
-        parts.append(f'<text x="{label_w + length + 4}" y="{y + 14}" class="value">{ops:,.0f}/s</text>')
+        if off_scale:  # two white strokes across the bar's end: it is cut, not this long
+            cut = label_w + bar_w - 14
+            parts.append(
+                f'<path class="scale-break" d="M{cut},{y - 1} l5,{row_h - 6} M{cut + 5},{y - 1} l5,{row_h - 6}" '
+                'stroke="#fff" stroke-width="2"/>'
+            )
+        beyond = " ▸" if off_scale else ""  # the axis says what it means (the note column starts 80 px on)
+        parts.append(f'<text x="{label_w + length + 4}" y="{y + 14}" class="value">{ops:,.0f}/s{beyond}</text>')
         cpu_note = f"CPU {number(cpu, digits=0, suffix='%')}"
         note = (
             f"generator ceiling · {cpu_note}"
@@ -95,7 +110,10 @@ def side_by_side(run: Run, workload: BenchmarkCase) -> str:
         parts.append("</text>")
     axis_y = row_h * len(rows) + 16
     parts.append(f'<text x="{label_w}" y="{axis_y}" class="axis">0</text>')
-    parts.append(f'<text x="{label_w + bar_w}" y="{axis_y}" text-anchor="end" class="axis">{top:,.0f} ops/s</text>')
+    cut = " (▸ beyond it: cut)" if any(ops and ops > top for _f, _s, ops in rows) else ""
+    parts.append(
+        f'<text x="{label_w + bar_w}" y="{axis_y}" text-anchor="end" class="axis">{top:,.0f} ops/s{cut}</text>'
+    )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -174,9 +192,19 @@ def ladder(lad: Ladder) -> str:
     return "\n".join(parts)
 
 
-def trend(workload: BenchmarkCase, framework: str, series: dict[str, dict[str, float | None]]) -> str:
+def trend(
+    workload: BenchmarkCase,
+    framework: str,
+    series: dict[str, dict[str, float | None]],
+    server_cpu: dict[str, dict[str, float | None]] | None = None,
+) -> str:
     """Time per op (µs) against the framework's releases, one line per machine (``series``:
-    machine -> release -> seconds per op)."""
+    machine -> release -> seconds per op; ``server_cpu`` the same way, the server's CPU %).
+
+    A point whose server was not saturated (client-bound) is a bound, not the server's figure:
+    it is drawn hollow and the line does not pass through it. On a busy host, aiohttp's GET
+    /json line once zig-zagged between 114 and 244 µs across releases with server CPU between
+    60 and 98 %, every point drawn alike."""
     # Ties (releases the key cannot tell apart) keep a fixed order, so the page is the same on every run.
     releases = sorted({r for points in series.values() for r in points}, key=lambda r: (release_key(r), r))
     width, height, left, right, top_pad, bottom = 320, 200, 52, 12, 24, 44
@@ -212,19 +240,29 @@ def trend(workload: BenchmarkCase, framework: str, series: dict[str, dict[str, f
         )
     for index, (machine, points) in enumerate(sorted(series.items())):
         measured = [(r, v) for r in releases if usable(v := points.get(r, math.nan))]
-        if len(measured) > 1:
+        cpus = (server_cpu or {}).get(machine, {})
+        bound = {r for r, _v in measured if client_bound(cpus.get(r)) is True}
+        on_line = [(r, v) for r, v in measured if r not in bound]
+        if len(on_line) > 1:
             dash = MACHINE_DASH[index % len(MACHINE_DASH)]
-            line = " ".join(f"{x_of(r):.1f},{y_of(v):.1f}" for r, v in measured)
+            line = " ".join(f"{x_of(r):.1f},{y_of(v):.1f}" for r, v in on_line)
             parts.append(
                 f'<polyline points="{line}" fill="none" stroke="{color(framework)}" '
                 f'stroke-width="1.5" stroke-dasharray="{dash}"/>'
             )
         for release, v in measured:
+            hollow = release in bound
+            paint = (
+                f'fill="#fff" stroke="{color(framework)}" stroke-width="1.5"'
+                if hollow
+                else f'fill="{color(framework)}"'
+            )
+            why = f" (client-bound: server CPU {cpus.get(release):.0f} %, a bound)" if hollow else ""
             parts.append(
-                f'<circle class="point" cx="{x_of(release):.1f}" cy="{y_of(v):.1f}" r="3.5" '
-                f'fill="{color(framework)}" data-workload="{_e(workload.name)}" data-framework="{_e(framework)}" '
-                f'data-release="{_e(release)}" data-machine="{_e(machine)}" data-seconds-per-op="{v:.6g}">'
-                f"<title>{_e(framework)} {_e(release)} on {_e(machine)}: {v * 1e6:.1f} µs/op</title></circle>"
+                f'<circle class="point" cx="{x_of(release):.1f}" cy="{y_of(v):.1f}" r="3.5" {paint} '
+                f'data-workload="{_e(workload.name)}" data-framework="{_e(framework)}" data-release="{_e(release)}" '
+                f'data-machine="{_e(machine)}" data-seconds-per-op="{v:.6g}" data-client-bound="{str(hollow).lower()}">'
+                f"<title>{_e(framework)} {_e(release)} on {_e(machine)}: {v * 1e6:.1f} µs/op{_e(why)}</title></circle>"
             )
     parts.append("</svg>")
     return "\n".join(parts)

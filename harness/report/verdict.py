@@ -40,6 +40,7 @@ class Family:
     workload: str
     cost: tuple[str, str] | None  # (cost class, case), or None: no instruction count
     metric: str = "track_time_per_op"  # smaller is better; the ratio is reference / framework
+    quantity: str = "the throughput"  # what the ratio compares, for readers
 
     def cost_case(self) -> BenchmarkCase | None:
         if self.cost is None:
@@ -71,6 +72,7 @@ FAMILIES: tuple[Family, ...] = (
         "bench_websocket.MemoryPerIdleConnection · 5000",
         None,
         metric="track_bytes_per_connection",
+        quantity="the connections per MB",
     ),
     Family("http_get", "GET /json", "bench_http.GetJson", (HEADLINE_COST, "http_get_json")),
     Family(
@@ -135,7 +137,8 @@ def cell(runs: Sequence[Run], family: Family, workload: BenchmarkCase, framework
     run = runs[0]
     mine = run.value(workload, family.metric, framework)
     ratio = _ratio(run.value(workload, family.metric, reference), mine)
-    why = "" if ratio is not None else _why(mine if not usable(mine) else run.value(workload, family.metric, reference))
+    theirs = run.value(workload, family.metric, reference)
+    why = "" if ratio is not None else _why(mine) if not usable(mine) else f"{reference} {_why(theirs)}"
     cost = family.cost_case()
     instructions = None
     if cost is not None:  # the framework's over the reference's: the ratio the other way round
@@ -214,7 +217,8 @@ def html_table(v: Verdict, hidden: bool = False) -> str:
             instr = f"instr {ratio_text(c.instructions_ratio)}" if c.instructions_ratio is not None else ""
             main = ratio_text(c.ratio) if c.ratio is not None else c.why
             title = (
-                f"{c.framework} on {row.family.title}: {main} the throughput of {v.reference}"
+                f"{c.framework} on {row.family.title}: "
+                + (f"{main} {row.family.quantity} of {v.reference}" if c.ratio is not None else main)
                 + (f" (runs: {spread})" if spread else "")
                 + (f"; {instr} per op" if instr else "")
             )
@@ -242,7 +246,8 @@ def terminal_block(v: Verdict) -> list[str]:
     ]
     for row in v.rows:
         values = [
-            (f"{c.ratio:.2f}" if c.ratio is not None else c.why) + ("!" if c.client_bound else "") for c in row.cells
+            (f"{c.ratio:.2f}" if c.ratio is not None else c.why.split()[-1]) + ("!" if c.client_bound else "")
+            for c in row.cells
         ]
         lines.append("    " + f"{row.family.title:<24}" + "".join(f"{x:>{width}}" for x in values))
     return lines
