@@ -7,7 +7,6 @@ every cell links to a detail on the page; the terminal summary starts with it. M
 
 from __future__ import annotations
 
-import importlib
 import math
 from types import MappingProxyType
 
@@ -17,6 +16,7 @@ import servers
 from harness.cost.cases import CASES
 from harness.report import claims, page, summary, verdict
 from harness.report.results import BenchmarkCase, Run, headline_classes, load_runs, workloads
+from harness.stability import benchmark_class
 from tests import site_fixtures
 from tests.test_site import Elements
 
@@ -27,24 +27,23 @@ COST = "bench_cost.HeadlineCost"
 ENCODE_AIOHTTP, ENCODE_TORNADO = "aiohttp.web.json_response", "tornado.escape.json_encode"
 
 
+def benchmark_axes(name: str) -> tuple[type, list[str], list[list[str]], list[str]]:
+    """The benchmark class a results name ("module.Class · variant ...") stands for, its first
+    parameter axis (the frameworks', or the encoders'), its other axes, and the name's variant."""
+    cls, *variant = name.split(" · ")
+    benchmark = benchmark_class(cls)
+    axes = [[str(value) for value in axis] for axis in benchmark.params]
+    return benchmark, axes[0], axes[1:], variant
+
+
 @pytest.mark.parametrize("family", verdict.FAMILIES, ids=lambda f: f.key)
 def test_each_family_names_a_benchmark_of_the_suite_and_a_cost_case(family):
-    cls, *variant = family.workload.split(" · ")
-    module, name = cls.split(".")
-    benchmark = getattr(importlib.import_module(f"benchmarks.{module}"), name)
+    benchmark, _frameworks, axes, variant = benchmark_axes(family.workload)
     assert hasattr(benchmark, family.metric), family
-    params = getattr(benchmark, "params", None)
-    if isinstance(params, list) and params and isinstance(params[0], list):
-        axes = params[1:]  # the first axis is the framework's
-    else:
-        axes = [benchmark.counts] if hasattr(benchmark, "counts") else []
-    assert len(axes) == len(variant), (family, axes)
-    for axis, value in zip(axes, variant, strict=True):
-        assert value in [str(v) for v in axis], (family, axis)
+    assert len(axes) == len(variant) and all(v in axis for axis, v in zip(axes, variant, strict=True)), family
     if family.cost is not None:
         cost_cls, case = family.cost
-        cost_benchmark = getattr(importlib.import_module("benchmarks.bench_cost"), cost_cls.split(".")[1])
-        assert case in {c.name for c in cost_benchmark.cases} and case in CASES, family
+        assert case in {c.name for c in benchmark_class(cost_cls).cases} and case in CASES, family
 
 
 def _run(
@@ -211,16 +210,10 @@ def test_every_family_gets_a_row_when_all_are_measured():
 
 @pytest.mark.parametrize("claim", claims.CLAIMS, ids=lambda c: c.key)
 def test_each_claim_names_a_benchmark_method_and_both_sides_of_the_suite(claim):
-    cls, *variant = claim.benchmark.split(" · ")
-    module, name = cls.split(".")
-    benchmark = getattr(importlib.import_module(f"benchmarks.{module}"), name)
+    benchmark, sides, axes, variant = benchmark_axes(claim.benchmark)
     assert hasattr(benchmark, claim.method), claim
-    params = benchmark.params if hasattr(benchmark, "params") else [servers.FRAMEWORKS]
-    sides = [str(v) for v in params[0]]
     assert claim.aiohttp in sides and claim.tornado in sides, (claim, sides)
-    assert len(params) - 1 == len(variant), claim
-    for axis, value in zip(params[1:], variant, strict=True):
-        assert value in [str(v) for v in axis], (claim, axis)
+    assert len(axes) == len(variant) and all(v in axis for axis, v in zip(axes, variant, strict=True)), claim
 
 
 def _claim_run(values: dict[str, dict[tuple, float | None]]) -> Run:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from harness.report.formatting import escape as _e
 from harness.report.formatting import number, ops_per_second
-from harness.report.results import BenchmarkCase, Run, throughput, usable
+from harness.report.results import BenchmarkCase, Run, case_of, throughput, usable
 from servers import BESIDE_THE_LADDER, LADDER
 
 COST_CLASS = "bench_cost.HeadlineCost"
@@ -117,7 +117,7 @@ class Ladder:
 
 def cost_case(about: LadderWorkload) -> BenchmarkCase:
     """The HeadlineCost case, as harness.report.results.workloads names it."""
-    return BenchmarkCase(f"{COST_CLASS} · {about.cost_case}", COST_CLASS, (about.cost_case,), ())
+    return case_of(COST_CLASS, about.cost_case)
 
 
 def ladder(run: Run, workload: BenchmarkCase) -> Ladder:

@@ -180,6 +180,12 @@ def workloads(runs: Iterable[Run]) -> dict[str, BenchmarkCase]:
     }
 
 
+def case_of(cls: str, *variant: str) -> BenchmarkCase:
+    """A class's case with these non-framework parameters, named as workloads() names it
+    (its frameworks left empty: Run.value does not need them)."""
+    return BenchmarkCase(cls + "".join(f" · {v}" for v in variant), cls, variant, ())
+
+
 def usable(value: float | None) -> bool:
     """Whether a value was measured: neither failed (None) nor n/a (NaN)."""
     return value is not None and not math.isnan(value)

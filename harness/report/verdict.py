@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.report.formatting import escape as _e
-from harness.report.results import BenchmarkCase, Run, usable
+from harness.report.results import BenchmarkCase, Run, case_of, usable
 from harness.stats import SATURATED_CPU_PCT, client_bound
 from servers import FRAMEWORKS_UNDER_TEST
 
@@ -45,8 +45,7 @@ class Family:
     def cost_case(self) -> BenchmarkCase | None:
         if self.cost is None:
             return None
-        cls, case = self.cost
-        return BenchmarkCase(f"{cls} · {case}", cls, (case,), ())
+        return case_of(*self.cost)
 
 
 # The issue's families (issue 15), each by the benchmark that measures it at its heaviest
