@@ -5,12 +5,13 @@ host drift hits all of them alike and ratios from one run can be the headline.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import servers
@@ -23,6 +24,11 @@ from harness.workloads import BASELINE_LOOP, Workload
 
 # Set to 1 for a smoke run (tests): one short round, results not meant to be read.
 QUICK_ENV = "BENCH_QUICK"
+
+
+# A smoke run's window: enough for every connection's reply (those in flight when a window
+# ends count too), short enough that the whole suite, twelve frameworks, fits 5 minutes.
+QUICK_WINDOW_S = 0.05
 
 
 def quick() -> bool:
@@ -38,11 +44,12 @@ class Rounds:
     warmup_s: float = 0.5
 
     def for_this_run(self, fixed_job: bool = False) -> Rounds:
-        """These settings, or one short round in a smoke run (QUICK_ENV). A fixed job keeps
-        its window, which is only its time bound."""
+        """These settings, or one short round without a warm-up in a smoke run (QUICK_ENV),
+        whose figures are not for reading. A fixed job keeps its window, which is only its
+        time bound."""
         if not quick():
             return self
-        return Rounds(1, self.window_s if fixed_job else min(self.window_s, 0.2), 0.1)
+        return Rounds(1, self.window_s if fixed_job else min(self.window_s, QUICK_WINDOW_S), 0.0)
 
 
 DEFAULT_ROUNDS = Rounds()
@@ -86,6 +93,9 @@ def close_all(contenders: list[Contender]) -> None:
     """Close every contender's generator, then stop the servers that are theirs to stop, together."""
     for c in contenders:
         if c.generator:
+            c.generator.quit()  # all told first: they close their connections side by side
+    for c in contenders:
+        if c.generator:
             c.generator.close()
     stop_all(server for c in contenders if (server := c.server_to_stop) is not None)
 
@@ -106,13 +116,14 @@ class ServerPool:
         return tuple(wanted.command), tuple(sorted(wanted.env.items())), cpu
 
     def server(self, workload: Workload, framework: str, cpu: int | None) -> ServerProcess:
+        """The running server for this workload, or one launched for it (ServerProcess.ready waits)."""
         key = self.key(workload, framework, cpu)
         running = self._running.get(key)
         if running is not None and running.process is not None and running.process.poll() is None:
             return running
         if running is not None:
             running.stop()
-        self._running[key] = workload.server(framework, cpu).start()
+        self._running[key] = workload.server(framework, cpu).launch()
         return self._running[key]
 
     def close(self) -> None:
@@ -127,6 +138,7 @@ class Round:
     window: WindowResult
     server_cpu_pct: float
     client_cpu_pct: float
+    server_cpu_s: float = 0.0  # the server's CPU seconds over the window (and its drain)
 
     @property
     def seconds_per_op(self) -> float:
@@ -156,10 +168,12 @@ def measure_round(contender: Contender, window_s: float, rate: float | None = No
     server.check_alive()
     if window.ops == 0:
         raise ServerError(f"{contender.framework}: no reply completed in a {window_s:g}s window")
+    server_cpu_s = server.cpu_seconds() - cpu_before
     return Round(
         window,
-        server_cpu_pct=(server.cpu_seconds() - cpu_before) / wall * 100,
+        server_cpu_pct=server_cpu_s / wall * 100,
         client_cpu_pct=window.client_cpu_s / window.seconds * 100 / len(generator.processes),
+        server_cpu_s=server_cpu_s,
     )
 
 
@@ -241,25 +255,48 @@ def start_contenders(
     processes = workload.generator_processes or len(generator_cpus)
     contenders = [Contender(name, pooled=pool is not None) for name in names]
     alone = baseline_alone(workload, names)
-    for c in contenders:
-        reason = servers.unavailable(c.framework) or workload.unsupported(c.framework)
-        if c.framework == "baseline" and alone:
-            reason = alone
-        if reason:
-            c.skipped = reason
-            continue
-        try:
-            if pool is not None:
+    try:
+        # Set-up measures nothing, so it overlaps where it can: every server launches at once
+        # and imports its framework on every core (ServerProcess.launch), each generator
+        # starts as soon as its server is ready and connects (warmup 0 in its spec); then,
+        # one at a time with nothing else running, each server is warmed up.
+        for c in contenders:
+            reason = servers.unavailable(c.framework) or workload.unsupported(c.framework)
+            if c.framework == "baseline" and alone:
+                reason = alone
+            if reason:
+                c.skipped = reason
+            elif pool is not None:
                 c.server = pool.server(workload, c.framework, server_cpu)
             else:
-                c.server = workload.server(c.framework, server_cpu).start()
-            spec = workload.load_spec(c.server, warmup_s=warmup_s if workload.warmup else 0)
-            c.generator = Generator(spec, generator_cpus, processes)
-            c.ready = c.generator.wait_ready()
-        except (ServerError, GeneratorError) as exc:
-            c.error = str(exc)
-            c.close()
+                c.server = workload.server(c.framework, server_cpu).launch()
+        for c in contenders:
+            if c.server is not None:
+                with _failing(c):
+                    c.server.ready()
+                    c.generator = Generator(workload.load_spec(c.server, warmup_s=0), generator_cpus, processes)
+        for c in contenders:
+            if c.generator is not None and c.error is None:
+                with _failing(c):
+                    c.ready = c.generator.wait_ready()
+        for c in contenders:
+            if c.live and workload.warmup and warmup_s > 0:
+                with _failing(c):
+                    c.generator.warm_up(warmup_s)
+    except BaseException:  # interrupted, or a server that could not even launch: stop those that did
+        close_all(contenders)
+        raise
     return contenders
+
+
+@contextlib.contextmanager
+def _failing(c: Contender) -> Iterator[None]:
+    """A server or generator error ends this contender (its error kept), not the others."""
+    try:
+        yield
+    except (ServerError, GeneratorError) as exc:
+        c.error = str(exc)
+        c.close()
 
 
 def interleaved(contenders: list[Contender], round_index: int, measure: Callable[[Contender], None]) -> None:

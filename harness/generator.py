@@ -39,6 +39,9 @@ class Generator:
             self.shares.append(share / spec.connections)
             err = tempfile.TemporaryFile()
             self.stderr.append(err)
+            cpu = cpus[i % len(cpus)]
+            # The process pins itself to its CPU once its imports are done (harness.loadgen's
+            # main), before it connects: generators started together import on every core.
             self.processes.append(
                 subprocess.Popen(
                     [
@@ -46,12 +49,13 @@ class Generator:
                         "-m",
                         "harness.loadgen",
                         self._argument(dataclasses.replace(spec, connections=share)),
+                        *([] if cpu is None else [str(cpu)]),
                     ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=err,
                     env=child_env(GENERATOR_ENV),
-                    preexec_fn=die_with_parent(cpus[i % len(cpus)]),
+                    preexec_fn=die_with_parent(None),
                 )
             )
 
@@ -99,7 +103,7 @@ class Generator:
     def window(self, seconds: float, rate: float | None = None) -> WindowResult:
         """One measurement window on every process at once; merged counts and latencies.
 
-        Closed loop, or open loop at ``rate`` requests/s in total (HTTP only), shared out
+        Closed loop, or open loop at ``rate`` operations/s in total (HTTP and WebSocket echo), shared out
         like the connections.
         """
         if rate is None:
@@ -108,21 +112,36 @@ class Generator:
             self._command([f"go {seconds} {rate * share}" for share in self.shares])
         return WindowResult.merge(self._read_all(time.monotonic() + seconds + WINDOW_GRACE_S, "measuring"))
 
+    def warm_up(self, seconds: float) -> None:
+        """A window whose counts are dropped: the server past its first-use paths, with the
+        generator's connections already open (compare.start_contenders)."""
+        self._command([f"go {seconds}"] * len(self.processes))
+        self._read_all(time.monotonic() + seconds + WINDOW_GRACE_S, "warming up")
+
     def burst(self) -> WindowResult:
         """Every connection of every process sends one request at once; merged replies."""
         self._command(["burst"] * len(self.processes))
         return WindowResult.merge(self._read_all(time.monotonic() + WINDOW_GRACE_S, "bursting"))
 
-    def close(self) -> None:
+    def quit(self) -> None:
+        """Ask every process to close its connections and exit, without waiting: generators
+        told together (compare.close_all) close together; close() then waits."""
         for process in self.processes:
-            if process.poll() is None:
+            if process.poll() is None and not process.stdin.closed:
                 try:
                     process.stdin.write(b"quit\n")
                     process.stdin.close()
-                    process.wait(timeout=5)
-                except (OSError, subprocess.TimeoutExpired):
-                    process.kill()
-                    process.wait()
+                except OSError:
+                    pass  # it has exited already: close() reaps it
+
+    def close(self) -> None:
+        self.quit()
+        for process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         for err in self.stderr:
             err.close()
         for path in self.spec_files:

@@ -7,6 +7,7 @@ or asv run leaves nothing listening.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import resource
@@ -115,6 +116,17 @@ def die_with_parent(cpu: int | None):
     return preexec
 
 
+def pin_threads(pid: int, cpu: int) -> None:
+    """Pin every thread of ``pid`` to ``cpu``; threads it starts later inherit the mask of
+    the thread that starts them, pinned by then."""
+    pinned: set[str] = set()
+    while tids := set(os.listdir(f"/proc/{pid}/task")) - pinned:  # again if one began meanwhile
+        for tid in tids:
+            with contextlib.suppress(ProcessLookupError):  # a thread that has ended since
+                os.sched_setaffinity(int(tid), {cpu})
+        pinned |= tids
+
+
 def follow_parent() -> None:
     """Ask the kernel to SIGKILL this process when its parent dies.
 
@@ -130,8 +142,18 @@ def follow_parent() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used, from /proc."""
+    """User + system CPU time a process (all its threads) has used, to the nanosecond: its
+    CPU-time clock (clock_getcpuclockid). /proc/<pid>/stat counts ticks of 10 ms: for an
+    open-loop window at a fixed rate, that was under a tick per 1,000 echoes on the fastest
+    servers here (harness/experiments/fixed_load.py)."""
+    clock = ctypes.c_int()
+    if LIBC.clock_getcpuclockid(pid, ctypes.byref(clock)) == 0:
+        with contextlib.suppress(OSError):  # the process ended in between: /proc says so below
+            return time.clock_gettime(clock.value)
     with open(f"/proc/{pid}/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
@@ -141,6 +163,22 @@ def rss_bytes(pid: int) -> int:
     """Resident memory of a process, from /proc."""
     with open(f"/proc/{pid}/statm", "rb") as f:
         return int(f.read().split()[1]) * PAGE_SIZE
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The highest resident memory of a process (VmHWM) since it started or since reset_peak_rss."""
+    with open(f"/proc/{pid}/status", "rb") as f:
+        for line in f:
+            if line.startswith(b"VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/{pid}/status has no VmHWM line")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Start the process's peak resident memory again from its present one (Linux 4.0+:
+    writing 5 to clear_refs), so that a peak read later belongs to what ran in between."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
 
 
 class ServerProcess:
@@ -204,6 +242,18 @@ class ServerProcess:
         return f"{scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> ServerProcess:
+        """Start the server and wait until it is ready: launch(), then ready()."""
+        return self.launch().ready()
+
+    def launch(self) -> ServerProcess:
+        """Start the server's process and return at once; ready() waits for it.
+
+        The process starts on every CPU and is pinned to ``cpu`` once ready: a server spends
+        0.3-1 s of CPU importing its framework, and servers launched together before the first
+        is waited for (compare.start_contenders) then import side by side on all cores. Pinned
+        from the start, twelve of them queued on the server's one core: ~8 s per benchmark
+        class, a fifth of a default run.
+        """
         # A second start would orphan the first server, running until this process exits:
         # ``with server.start()`` did that (``with`` starts it too) in the memory experiment
         # and in agreement, one idle server per measurement.
@@ -211,6 +261,7 @@ class ServerProcess:
             raise ServerError(f"{self.framework} server (pid {self.process.pid}) is already running")
         follow_parent()  # whoever owns a server dies with its own parent (asv), taking the server along
         self._terminated = False
+        self.port = None
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             self.command,
@@ -219,13 +270,23 @@ class ServerProcess:
             stderr=self._stderr,
             env=child_env(self.env, self.inherit_env),
             cwd=ROOT,
-            preexec_fn=die_with_parent(self.cpu),
+            preexec_fn=die_with_parent(None),
         )
         if os.environ.get(START_LOG_ENV):
             with open(os.environ[START_LOG_ENV], "a") as log:
                 log.write(f"{self.framework} {self.process.pid} parent={os.getpid()}\n")
+        return self
+
+    def ready(self) -> ServerProcess:
+        """Wait for a launched server's ready line, then pin it to its CPU (at once if it is
+        ready already); stops it and raises ServerError if it does not become ready."""
+        if self.port is not None:
+            return self
         try:
             self.port = self._wait_ready()
+            if self.cpu is not None:
+                for pid in {self.pid, self.server_pid or self.pid}:
+                    pin_threads(pid, self.cpu)
         except BaseException:
             self.stop()
             raise
@@ -294,6 +355,12 @@ class ServerProcess:
 
     def rss_bytes(self) -> int:
         return rss_bytes(self.pid)
+
+    def peak_rss_bytes(self) -> int:
+        return peak_rss_bytes(self.pid)
+
+    def reset_peak_rss(self) -> None:
+        reset_peak_rss(self.pid)
 
     def kill(self) -> None:
         """SIGKILL at once, for a server whose shutdown is no part of what was measured and slow

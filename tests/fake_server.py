@@ -4,7 +4,8 @@
 killed. HTTP modes answer every request one way: ``ok`` (GET gets the small JSON message,
 POST its body back), ``slow`` (the same, each reply DELAY_S late), ``status`` (500),
 ``content_type`` (text/html), ``body`` (a wrong body). WebSocket modes answer on
-/ws/echo: ``wrong`` (the first byte of every echo flipped), ``die`` (exits abruptly after
+/ws/echo: ``slow`` (every echo DELAY_S late, as for HTTP), ``wrong`` (the first byte of
+every echo flipped), ``die`` (exits abruptly after
 DIE_AFTER messages), ``truncate`` (half a frame, then hangs up), ``oversized`` (a frame
 announcing 100 MiB). Reply parsing itself is tested byte by byte in test_verify.py; these
 prove the wiring end to end.
@@ -111,6 +112,8 @@ class Fake(asyncio.Protocol):
             self.transport.close()
         elif self.mode == "oversized":
             self.transport.write(bytes([0x80 | opcode, 127]) + struct.pack("!Q", HUGE) + bytes(2**20))
+        elif self.mode == "slow":
+            asyncio.get_running_loop().call_later(DELAY_S, self.transport.write, frame(opcode, payload))
         else:
             self.transport.write(frame(opcode, payload))
 

@@ -190,8 +190,12 @@ def run_echo(monkeypatch: pytest.MonkeyPatch, preload: str | None = None, beside
     else:
         monkeypatch.delenv(PRELOAD_ENV, raising=False)
     if beside:
-        measured = measure_costs([ECHO], ["aiohttp", beside])
+        finished: list[tuple[str, int, int]] = []
+        measured = measure_costs([ECHO], ["aiohttp", beside], progress=lambda *done: finished.append(done))
         assert isinstance(measured.outcomes[beside, ECHO.name], CostRecord)  # it did run beside
+        # Progress says who finished, how many of how many (python -m harness.cost prints it).
+        assert sorted(f for f, _, _ in finished) == sorted(["aiohttp", beside])
+        assert [(done, total) for _, done, total in finished] == [(1, 2), (2, 2)]
     else:
         measured = measure_costs([ECHO], ["aiohttp"], cpus=[family.cost_cpus()[-1]])
     return measured.result(("aiohttp", ECHO.name))

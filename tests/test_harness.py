@@ -14,7 +14,7 @@ import pytest
 import servers
 from harness import compare, workloads
 from harness.compare import Rounds
-from harness.generator import GeneratorError
+from harness.generator import Generator, GeneratorError
 from harness.outcomes import Failed, Skipped, Summary
 from harness.process import ROOT, ServerError, ServerProcess, cpu_plan, stop_all
 from servers import contract
@@ -77,6 +77,32 @@ def test_server_is_pinned_to_the_server_cpu():
     with ServerProcess("baseline", cpu=server_cpu) as server:
         assert os.sched_getaffinity(server.pid) == {server_cpu}
     assert server_cpu not in generator_cpus
+
+
+def test_a_server_imports_on_every_cpu_and_every_thread_is_pinned_once_ready():
+    server_cpu, _ = cpu_plan()
+    if server_cpu is None:
+        pytest.skip("one CPU: nothing is pinned")
+    # granian starts its runtime threads before it prints its ready line.
+    server = ServerProcess("granian", cpu=server_cpu).launch()
+    try:
+        assert os.sched_getaffinity(server.pid) == os.sched_getaffinity(0)  # launched, not waited for yet
+        server.ready()
+        threads = os.listdir(f"/proc/{server.pid}/task")
+        assert len(threads) > 1
+        assert {tid: os.sched_getaffinity(int(tid)) for tid in threads} == {tid: {server_cpu} for tid in threads}
+    finally:
+        server.stop()
+
+
+def test_a_generator_runs_on_its_own_cpu():
+    server_cpu, generator_cpus = cpu_plan()
+    if server_cpu is None:
+        pytest.skip("one CPU: nothing is pinned")
+    with ServerProcess("baseline", cpu=server_cpu) as server:
+        with Generator(workloads.ws_echo(32, 2).load_spec(server), generator_cpus, 1) as generator:
+            generator.wait_ready()  # it pinned itself once its imports were done
+            assert os.sched_getaffinity(generator.processes[0].pid) == {generator_cpus[0]}
 
 
 def test_server_that_exits_before_ready_is_an_error_with_its_stderr():
@@ -152,14 +178,14 @@ def test_compare_counts_verified_replies_for_every_framework():
 
 def test_a_grid_shares_each_server_between_workloads_that_start_it_alike(monkeypatch):
     started, processes = [], []
-    real_start = ServerProcess.start
+    real_launch = ServerProcess.launch
 
     def counted(self):
         started.append((self.framework, "--compression" in self.command))
         processes.append(self)
-        return real_start(self)
+        return real_launch(self)
 
-    monkeypatch.setattr(ServerProcess, "start", counted)
+    monkeypatch.setattr(ServerProcess, "launch", counted)
     grid = [workloads.ws_echo(32, 2), workloads.ws_echo(1024, 2, binary=True), workloads.ws_echo_json(256, 2, "on")]
     measured = compare.compare_each(grid, ["baseline", "aiohttp", "picows"], QUICK)
     # Echo 32 B and 1 KiB share a server; deflate on needs another (picows has none: n/a).

@@ -13,7 +13,7 @@ import pytest
 
 import servers
 from harness import workloads
-from harness.compare import Rounds, compare
+from harness.compare import QUICK_ENV, Rounds, compare
 from harness.experiments.memory import memory_per_connection
 from harness.outcomes import Skipped
 from harness.process import ROOT, child_env
@@ -73,14 +73,21 @@ def test_memory_per_connection_on_small_counts():
 def test_memory_counts_measured_before_a_failure_stand(monkeypatch):
     from harness.experiments import memory
 
-    def fail_after_the_first(workload, framework, counts, settle_s, results):
+    def fail_after_the_first(workload, server, counts, settle_s, results):
         results[counts[0]] = memory.MemoryResult(counts[0], 1000, 2000, 1000 / counts[0], 0)
-        raise memory.ServerError(f"{framework}: the server died at {counts[1]}")
+        raise memory.ServerError(f"{server.framework}: the server died at {counts[1]}")
 
     monkeypatch.setattr(memory, "measure_counts", fail_after_the_first)
     measured = memory_per_connection(workloads.ws_echo(32, 1), [10, 30], ["aiohttp"])
     assert measured.result(("aiohttp", 10)).connections == 10
     assert "the server died at 30" in measured.outcomes["aiohttp", 30].cause
+
+
+def test_a_smoke_run_opens_a_tenth_of_each_count(monkeypatch):
+    monkeypatch.setenv(QUICK_ENV, "1")
+    memory = memory_per_connection(workloads.ws_echo(32, 1), [20, 50], ["baseline"])
+    assert memory.setup["opened"] == [2, 5] and memory.setup["quick"]
+    assert [memory.result(("baseline", count)).connections for count in (20, 50)] == [2, 5]
 
 
 def test_deflate_memory_negotiates_on_every_connection():

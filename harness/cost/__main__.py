@@ -72,7 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for number in range(1, args.runs + 1):
         started = time.monotonic()
-        runs.append(measure_costs(cases, args.frameworks, args.cpus).outcomes)
+
+        def progress(framework: str, done: int, total: int, number: int = number, started: float = started) -> None:
+            # valgrind makes a run minutes long: say who is done and how far the run is.
+            elapsed = time.monotonic() - started
+            print(
+                f"cost: run {number}/{args.runs}, {framework} measured ({done}/{total} frameworks), "
+                f"{elapsed:.0f} s so far",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        runs.append(measure_costs(cases, args.frameworks, args.cpus, progress).outcomes)
         print(f"run {number}: {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     failed = False
     header = f"{'framework':<11} {'case':<33} " + " ".join(f"{'run ' + str(i + 1):>13}" for i in range(len(runs)))

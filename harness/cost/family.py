@@ -18,8 +18,8 @@ import queue
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import servers
@@ -218,10 +218,14 @@ def cost_cpus() -> list[int | None]:
 
 
 def measure_costs(
-    cases: Iterable[CostCase], frameworks: Iterable[str], cpus: list[int | None] | None = None
+    cases: Iterable[CostCase],
+    frameworks: Iterable[str],
+    cpus: list[int | None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Measurement[CostRecord]:
     """Every framework's cost on every case, keyed (framework, case name); frameworks
-    measured side by side, one on each of ``cpus`` (default: cost_cpus())."""
+    measured side by side, one on each of ``cpus`` (default: cost_cpus()). ``progress``
+    is called with (framework, frameworks done, frameworks to do) as each one finishes."""
     cases, frameworks = list(cases), list(frameworks)
     cpus = cpus or cost_cpus()
     outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
@@ -284,10 +288,12 @@ def measure_costs(
             # fill in: in the frameworks' own order, granian and Sanic, among the costliest,
             # came last and one CPU idled while the other measured them.
             order = sorted((fw for fw, runnable in runs.items() if runnable), key=lambda fw: -len(runs[fw]))
-            futures = [pool.submit(measure_framework, fw, runs[fw]) for fw in order]
+            futures = {pool.submit(measure_framework, fw, runs[fw]): fw for fw in order}
             try:
-                for future in futures:
+                for done, future in enumerate(as_completed(futures), 1):
                     outcomes.update(future.result())
+                    if progress is not None:
+                        progress(futures[future], done, len(futures))
             except BaseException:
                 stopping.set()
                 pool.shutdown(cancel_futures=True)

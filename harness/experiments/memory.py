@@ -11,15 +11,19 @@ import time
 from dataclasses import dataclass
 
 import servers
-from harness.compare import setup_record
+from harness.compare import quick, setup_record
 from harness.generator import Generator, GeneratorError
 from harness.outcomes import Failed, Measurement, Skipped
-from harness.process import ServerError, cpu_plan, ensure_fd_limit
+from harness.process import ServerError, ServerProcess, cpu_plan, ensure_fd_limit, stop_all
 from harness.workloads import Workload
 
 FDS_BESIDES_CONNECTIONS = 256  # the interpreter, pipes, the listening socket, slack
 SETTLE_S = 0.5  # let the server finish allocating before its RSS is read
 WARMUP_S = 0.05  # one message echoed on each connection: buffers and contexts exist
+# A smoke run (asv --quick) proves the wiring on a tenth of each count, settling briefly:
+# the full counts took 95 of its 570 s with twelve frameworks. Its figures are recorded
+# under the counts' names; the results' setup says what was opened.
+QUICK_SHARE, QUICK_SETTLE_S = 0.1, 0.05
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,19 @@ class MemoryResult:
 
 
 def measure_counts(
-    workload: Workload, framework: str, counts: list[int], settle_s: float, results: dict[int, MemoryResult]
+    workload: Workload,
+    server: ServerProcess,
+    counts: list[int],
+    settle_s: float,
+    results: dict[int, MemoryResult],
 ) -> None:
-    """Fill ``results`` ({count: result}) on one server, ``counts`` ascending and distinct, each
-    generator keeping its connections open while the next opens more; a failure (ServerError)
-    leaves the counts measured before it."""
-    server_cpu, generator_cpus = cpu_plan()
-    with workload.server(framework, server_cpu) as server:
+    """Fill ``results`` ({count: result}) on one launched server, ``counts`` ascending and
+    distinct, each generator keeping its connections open while the next opens more; a
+    failure (ServerError) leaves the counts measured before it."""
+    _, generator_cpus = cpu_plan()
+    framework = server.framework
+    try:
+        server.ready()
         with contextlib.ExitStack() as generators:
             time.sleep(settle_s)
             before = server.rss_bytes()
@@ -63,6 +73,8 @@ def measure_counts(
         # Its figures are read and its connections closed: a graceful shutdown measures
         # nothing and took 0.7-1.9 s a framework (Sanic's the longest).
         server.kill()
+    finally:
+        server.stop()
 
 
 def memory_per_connection(
@@ -73,19 +85,36 @@ def memory_per_connection(
     if not counts or min(counts) < 1:
         raise ValueError(f"connection counts must be at least 1: {counts}")
     counts = sorted(set(counts))
-    ensure_fd_limit(max(counts) + FDS_BESIDES_CONNECTIONS)  # raises FdLimitError with the fix
+    opened = {count: max(1, round(count * QUICK_SHARE)) if quick() else count for count in counts}
+    settle_s = min(settle_s, QUICK_SETTLE_S) if quick() else settle_s
+    ensure_fd_limit(max(opened.values()) + FDS_BESIDES_CONNECTIONS)  # raises FdLimitError with the fix
     outcomes: dict[tuple[str, int], MemoryResult | Skipped | Failed] = {}
-    for name in frameworks or servers.FRAMEWORKS:
-        reason = servers.unavailable(name) or workload.unsupported(name)
-        if reason:
-            outcomes.update({(name, count): Skipped(reason) for count in counts})
-            continue
-        measured: dict[int, MemoryResult] = {}
-        try:
-            measure_counts(workload, name, counts, settle_s, measured)
-        except (ServerError, GeneratorError) as exc:
-            # The counts measured before the failure stand; the others fail with its cause.
-            outcomes.update({(name, count): Failed(str(exc)) for count in counts if count not in measured})
-        outcomes.update({(name, count): result for count, result in measured.items()})
-    setup = setup_record(workload, counts=counts, settle_s=settle_s, counts_on_one_server=True)
+    names = list(frameworks or servers.FRAMEWORKS)
+    reasons = {name: servers.unavailable(name) or workload.unsupported(name) for name in names}
+    server_cpu, _ = cpu_plan()
+    # Every server launches at once and imports side by side (ServerProcess.launch); each is
+    # then measured alone, the others idle, and stopped before the next.
+    launched = {name: workload.server(name, server_cpu).launch() for name in names if not reasons[name]}
+    try:
+        for name in names:
+            if reasons[name]:
+                outcomes.update({(name, count): Skipped(reasons[name]) for count in counts})
+                continue
+            measured: dict[int, MemoryResult] = {}
+            try:
+                measure_counts(workload, launched[name], sorted(set(opened.values())), settle_s, measured)
+            except (ServerError, GeneratorError) as exc:
+                # The counts measured before the failure stand; the others fail with its cause.
+                outcomes.update({(name, c): Failed(str(exc)) for c in counts if opened[c] not in measured})
+            outcomes.update({(name, c): measured[opened[c]] for c in counts if opened[c] in measured})
+    finally:
+        stop_all(launched.values())
+    setup = setup_record(
+        workload,
+        counts=counts,
+        opened=list(opened.values()),
+        settle_s=settle_s,
+        counts_on_one_server=True,
+        quick=quick(),
+    )
     return Measurement(f"memory_per_connection_{workload.name}", setup, outcomes)

@@ -2,17 +2,17 @@
 no framework under test (picows for WebSocket, a bare asyncio Protocol for HTTP, both on
 uvloop), so a new aiohttp release cannot move Tornado's figures.
 
-Run as ``python -m harness.loadgen '<spec>'`` (or ``@<file>`` holding the spec, for specs
-too large for a command line), where the spec is a harness.loadspec record as JSON. It
-connects, warms up, prints a Ready line, then answers each ``go <seconds>`` line on stdin
-with one WindowResult line, or each ``burst`` line with one for a burst (every connection
-sends one request at the same moment; the record once all have answered), until ``quit``.
-Closed loop: every connection keeps exactly one request in flight. HTTP also runs open
-loop: ``go <seconds> <rate>`` sends requests at fixed intended times (openloop.Schedule) on
-whichever connection is free, and times each reply from its intended send time, so a slow
-server cannot slow the sender down and hide its own latency (no coordinated omission).
-Every reply is verified (verify.py); only verified replies count, and any error ends the
-process with an error line.
+Run as ``python -m harness.loadgen '<spec>' [cpu]`` (or ``@<file>`` holding the spec, for
+specs too large for a command line), where the spec is a harness.loadspec record as JSON. It
+pins itself to ``cpu`` once its imports are done, connects, warms up, prints a Ready line,
+then answers each ``go <seconds>`` line on stdin with one WindowResult line, or each
+``burst`` line with one for a burst (every connection sends one request at the same moment;
+the record once all have answered), until ``quit``. Closed loop: every connection keeps
+exactly one request in flight. HTTP and WebSocket echo also run open loop: ``go <seconds>
+<rate>`` sends at fixed intended times (openloop.Schedule) on whichever connection is free,
+and times each reply from its intended send time, so a slow server cannot slow the sender
+down and hide its own latency (no coordinated omission). Every reply is verified
+(verify.py); only verified replies count, and any error ends the process with an error line.
 
 Modules: ``__main__`` (the command loop and the registry of kinds), ``window`` (counters
 and the closed-loop window), ``openloop`` (the schedule and the open-loop window),

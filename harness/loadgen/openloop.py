@@ -1,6 +1,6 @@
-"""Open loop: requests sent at fixed intended times whatever the server does, and each
-latency counted from its intended time, so a slow server cannot hide its own delay
-(no coordinated omission)."""
+"""Open loop: requests (HTTP) or messages (WebSocket echo) sent at fixed intended times
+whatever the server does, and each latency counted from its intended time, so a slow server
+cannot hide its own delay (no coordinated omission)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,22 @@ import asyncio
 import collections
 import math
 import time
+from collections.abc import Callable
+from typing import Protocol
 
-from harness.loadgen.http import HttpClient
 from harness.loadgen.window import REPLY_TIMEOUT_S, LoadError, Window, WindowRef, window_result
 from harness.loadspec import WindowResult
 
 SPIN_BEFORE_DUE_S = 0.002  # timers are coarse (uvloop: 1 ms); poll the loop when this close
+
+
+class OpenLoopDriver(Protocol):
+    """A connection with one operation in flight at most (HttpClient, EchoClient): ``send``
+    takes the intended time to count latency from, ``on_free`` runs after each verified reply."""
+
+    on_free: Callable[[], None]
+
+    def send(self, intended_at: float | None = None) -> None: ...
 
 
 class Schedule:
@@ -49,11 +59,11 @@ class Schedule:
         return self.intended(self.next_index)
 
 
-async def run_open_window(clients: list[HttpClient], ref: WindowRef, seconds: float, rate: float) -> WindowResult:
-    """Send ``rate * seconds`` requests at fixed intended times on free connections.
+async def run_open_window(clients: list[OpenLoopDriver], ref: WindowRef, seconds: float, rate: float) -> WindowResult:
+    """Send ``rate * seconds`` requests (or messages) at fixed intended times on free connections.
 
-    A request due while every connection is busy waits in a queue and still counts its
-    latency from its intended time. ``schedule_lag`` is how late the generator itself
+    One due while every connection is busy waits in a queue and still counts its latency
+    from its intended time. ``schedule_lag`` is how late the generator itself
     noticed requests were due: its own share of the latency, which must stay small.
     """
     loop = asyncio.get_running_loop()
@@ -69,7 +79,7 @@ async def run_open_window(clients: list[HttpClient], ref: WindowRef, seconds: fl
         if schedule.finished() and not backlog and len(idle) == len(clients) and not window.done.done():
             window.done.set_result(None)
 
-    def free(client: HttpClient) -> None:
+    def free(client: OpenLoopDriver) -> None:
         if backlog:
             client.send(backlog.popleft())
         else:

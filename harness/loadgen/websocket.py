@@ -55,6 +55,7 @@ class EchoClient(WSListener):
         self.sent_at = 0.0
         self.closing = False
         self.close_code: int | None = None
+        self.on_free = self.send  # after a verified echo: closed loop sends again at once
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -63,10 +64,11 @@ class EchoClient(WSListener):
             if self.deflate:
                 self.assembler.inflate = self.deflate.decompress
 
-    def send(self) -> None:
+    def send(self, intended_at: float | None = None) -> None:
+        """Send the next message; its latency counts from ``intended_at`` when given (open loop)."""
         self.index = (self.index + 1) % PAYLOAD_VARIANTS
         payload = self.payloads[self.index]
-        self.sent_at = time.perf_counter()
+        self.sent_at = time.perf_counter() if intended_at is None else intended_at
         if self.deflate:
             self.transport.send(self.msg_type, self.deflate.compress(payload), rsv1=True)
         elif self.fragment_size:
@@ -106,7 +108,7 @@ class EchoClient(WSListener):
             elif self.finished is not None and not self.finished.done():
                 self.finished.set_result(None)
         elif window.reply(self.sent_at):
-            self.send()
+            self.on_free()
 
     def close(self) -> None:
         self.closing = True
