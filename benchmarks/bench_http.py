@@ -12,7 +12,6 @@ import servers
 from harness import workloads
 from harness.compare import Rounds
 from harness.experiments import clients
-from harness.experiments.open_loop import open_loop
 from harness.workloads import Workload
 from servers import contract
 
@@ -110,33 +109,6 @@ class PostJsonEcho(Comparison):
 
     def setup_cache(self) -> dict:
         return self.measure()
-
-
-class OpenLoopLatency(Experiment):
-    """GET /json sent open loop at a fixed share of the capacity the same server showed
-    closed loop in the same run; latency from each request's intended send time.
-    The baseline's row is the generator's own floor (schedule_lag_p99_s in the results)."""
-
-    params = [["baseline", *servers.HTTP_FRAMEWORKS], ["0.5", "0.8"]]
-    param_names = ["framework", "load"]
-
-    def setup_cache(self):
-        return open_loop(fractions=(0.5, 0.8))
-
-    def key(self, framework: str, load: str) -> str:
-        return framework
-
-    @tracked("seconds")
-    def track_latency_p50(self, measured, framework: str, load: str) -> float:
-        return self.result(measured, framework, load).at[load].latency_p50_s
-
-    @tracked("seconds")
-    def track_latency_p99(self, measured, framework: str, load: str) -> float:
-        return self.result(measured, framework, load).at[load].latency_p99_s
-
-    @tracked("seconds")
-    def track_latency_p999(self, measured, framework: str, load: str) -> float:
-        return self.result(measured, framework, load).at[load].latency_p999_s
 
 
 class HttpClients(Experiment):

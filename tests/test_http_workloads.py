@@ -14,9 +14,7 @@ import os
 import pytest
 
 from harness import codecs, documents, workloads, wrk
-from harness.compare import Rounds
 from harness.experiments import clients
-from harness.experiments.open_loop import open_loop
 from harness.generator import Generator
 from harness.loadgen.openloop import Schedule
 from harness.process import ServerProcess
@@ -94,17 +92,6 @@ def test_open_loop_sends_the_scheduled_count_and_counts_latency_from_intended_ti
     assert len(result.schedule_lag_us) == count
     bound_s = count * fake_module.DELAY_S - (count - 1) / rate  # last completion minus last intended time
     assert max(result.latencies_us) / 1e6 >= bound_s * 0.999
-
-
-def test_open_loop_measurement_reports_each_load_fraction():
-    result = open_loop(["baseline"], connections=4, capacity=Rounds(1, 0.2, 0.1), open_window_s=0.2)
-    row = result.result("baseline")
-    assert row.capacity_rps > 0
-    assert set(row.at) == {"0.5", "0.8"}
-    for fraction, at in row.at.items():
-        assert at.rate_rps == pytest.approx(float(fraction) * row.capacity_rps)
-        assert at.requests == max(1, round(at.rate_rps * 0.2))
-        assert at.latency_p50_s <= at.latency_p99_s <= at.latency_p999_s
 
 
 # The in-process clients check what they get, like the generator.

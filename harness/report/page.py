@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import servers
-from harness.report import claims, ladder, svg, verdict
+from harness.compare import QUICK_WINDOW_S
+from harness.report import claims, fixed_load, ladder, svg, verdict
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
-from harness.report.results import BenchmarkCase, Run, headline_classes, latest_runs, release_runs, workloads
+from harness.report.results import (
+    BenchmarkCase,
+    Run,
+    headline_classes,
+    is_quick,
+    latest_runs,
+    release_runs,
+    workloads,
+)
 from harness.stats import SATURATED_CPU_PCT
 from servers import release_key
 
@@ -40,9 +49,23 @@ table.verdict td.cell a { display: block; padding: 2px 4px; color: #222; text-de
 table.verdict td.cell small { display: block; color: #555; font-size: 10px; line-height: 1.2; }
 .bound-mark { color: #b35900; font-weight: bold; }
 table.verdict thead th { text-align: center; }
+tr.load-head th { text-align: left; background: #f4f4f4; font-weight: normal; font-style: italic; }
 table.claims td { text-align: left; vertical-align: top; } table.claims small { color: #666; }
 .verdict-meta { font-size: 12px; color: #555; margin: 0; }
+.quick { background: #fde0dd; color: #7a0177; border-radius: 3px; padding: 0 4px; font-size: 11px; font-weight: bold; }
 """
+
+
+QUICK_MEANS = (
+    f"a quick pass (scripts/bench.sh --quick): one window of {QUICK_WINDOW_S:g} s per figure, to check that "
+    "the suite runs; its figures are not for reading"
+)
+
+
+def machine_name(machine: str) -> str:
+    """A machine's name for a heading, marked when its results come from quick passes."""
+    mark = f' <span class="quick" title="{_e(QUICK_MEANS)}">quick pass</span>' if is_quick(machine) else ""
+    return f"<code>{_e(machine)}</code>{mark}"
 
 
 def side_by_side_table(run: Run, workload: BenchmarkCase) -> str:
@@ -94,7 +117,7 @@ def _side_by_side_section(found: dict[str, BenchmarkCase], latest: dict[str, Run
         out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
     for machine, run in latest.items():
         out.append(
-            f'<section class="machine" data-machine="{_e(machine)}"><h3>Machine <code>{_e(machine)}</code> '
+            f'<section class="machine" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
             f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
         )
         for workload in found.values():
@@ -144,7 +167,7 @@ def _verdict_section(runs: list[Run], found: dict[str, BenchmarkCase]) -> list[s
         )
         out.append(
             f'<div class="verdict-box" data-machine="{_e(machine)}"><p class="verdict-meta"><b>Verdict</b> on '
-            f"<code>{_e(machine)}</code>, commit <code>{_e(shown.commit[:8])}</code>: throughput relative to "
+            f"{machine_name(machine)}, commit <code>{_e(shown.commit[:8])}</code>: throughput relative to "
             f'<select class="reference" aria-label="reference framework">{options}</select> in the same run '
             "(above 1: faster); ⚠ client-bound; a cell opens its detail.</p>"
         )
@@ -192,7 +215,7 @@ def _ladder_section(found: dict[str, BenchmarkCase], latest: dict[str, Run], hea
         out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
     for machine, run in latest.items():
         out.append(
-            f'<section class="ladder" data-machine="{_e(machine)}"><h3>Machine <code>{_e(machine)}</code> '
+            f'<section class="ladder" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
             f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
         )
         for lad in ladder.ladders(run, found, headline):
@@ -203,6 +226,34 @@ def _ladder_section(found: dict[str, BenchmarkCase], latest: dict[str, Run], hea
             out.append(
                 f'<p class="costliest-layer" data-workload="{_e(lad.workload.name)}">{_e(ladder.sentence(lad))}</p>'
             )
+        out.append("</section>")
+    return out
+
+
+def _fixed_load_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) -> list[str]:
+    made = {machine: fixed_load.tables(run, found) for machine, run in latest.items()}
+    if not any(made.values()):
+        return []
+    out = [
+        '<h2 id="fixed-load">The cost to serve a fixed load</h2>',
+        '<p class="meta">Every framework offered the same rates, open loop (operations sent at fixed times '
+        "whatever the server does, latency counted from those times): 25 %, 50 % and 80 % of the slowest "
+        "framework's capacity in the same run, and one fixed rate every framework serves here. Lower is better "
+        "in every column: the share of the server's own capacity the load takes, its CPU per 1,000 operations, "
+        "its resident memory at the window's end and its peak during it, and latency percentiles. The "
+        "baseline's row is the floor: the generator's own latency and a minimal server's CPU.</p>",
+    ]
+    for machine, found_tables in made.items():
+        run = latest[machine]
+        out.append(
+            f'<section class="fixed-load" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
+            f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
+        )
+        for t in found_tables:
+            out.append(f'<h3 class="fixed-load-workload" id="fixed-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
+            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
+            out.append(fixed_load.chart(t))
+            out.append(fixed_load.html_table(t))
         out.append("</section>")
     return out
 
@@ -249,7 +300,7 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
         '<nav><a href="index.html">← asv graphs</a><a href="#verdict">Verdict</a><a href="#ladder">The ladder</a>'
-        '<a href="#side-by-side">Side by side</a>'
+        '<a href="#fixed-load">Fixed load</a><a href="#side-by-side">Side by side</a>'
         '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
         *_verdict_section(runs, found),
@@ -261,6 +312,7 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         f'figure is marked <span class="client-bound">⚠ client-bound</span>. {CLIENT_BOUND_MEANS} n/a: the '
         "framework lacks the endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
         *_ladder_section(found, latest_runs(runs), headline_classes() if headline is None else headline),
+        *_fixed_load_section(found, latest_runs(runs)),
         *_side_by_side_section(found, latest_runs(runs)),
         *_releases_section(found, release_runs(runs)),
         "</body></html>",

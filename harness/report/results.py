@@ -15,6 +15,9 @@ from harness.process import ROOT
 from servers import SELECTION_ENV
 
 BASELINE = "baseline"
+# A quick pass (scripts/bench.sh --quick: one short window per figure) records under the
+# host's machine name with this suffix, so that its figures never join a full run's history.
+QUICK_SUFFIX = "-quick"
 HEADLINE_FILE = ROOT / "benchmarks" / "headline.txt"
 
 Values = Mapping[tuple[str, ...], float | None]  # parameter combination -> value; NaN n/a, None failed
@@ -116,6 +119,11 @@ def load_runs(results_dir: Path) -> list[Run]:
     """Every results file under ``results_dir/<machine>/``."""
     runs = (_read(path) for path in sorted(results_dir.glob("*/*.json")) if path.name != "machine.json")
     return [run for run in runs if run is not None]
+
+
+def is_quick(machine: str) -> bool:
+    """Whether a machine's results come from quick passes (QUICK_SUFFIX)."""
+    return machine.endswith(QUICK_SUFFIX)
 
 
 def machines(runs: Iterable[Run]) -> list[str]:

@@ -1,12 +1,13 @@
 """The terminal summary of the default run: the verdict (harness/report/verdict.py), headline
-figures, headroom, saturation, client-bound figures, and the ladder of each headline workload
-(harness/report/ladder.py)."""
+figures, headroom, saturation, client-bound figures, the ladder of each headline workload
+(harness/report/ladder.py) and the cost at the fixed rate (harness/report/fixed_load.py)."""
 
 from __future__ import annotations
 
-from harness.report import ladder, verdict
+from harness.compare import QUICK_WINDOW_S
+from harness.report import fixed_load, ladder, verdict
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
-from harness.report.results import BASELINE, Run, latest_runs, workloads
+from harness.report.results import BASELINE, Run, is_quick, latest_runs, workloads
 from harness.stats import SATURATED_CPU_PCT
 
 HEADER = ("workload", "framework", "ops/s", "x baseline", "server CPU", "generator CPU", "bound by")
@@ -21,6 +22,11 @@ def render(runs: list[Run], headline_classes: list[str]) -> str:
     lines = []
     for machine, run in latest_runs(runs).items():
         lines.append(f"Machine {machine}, commit {run.commit[:8]} (latest releases):")
+        if is_quick(machine):
+            lines.append(
+                f"  QUICK PASS (scripts/bench.sh --quick): one window of {QUICK_WINDOW_S:g} s per figure, to check "
+                "that the suite runs; these figures are not for reading."
+            )
         judged = verdict.verdict(verdict.default_runs(runs, machine), found)
         if judged is not None and judged.rows and verdict.REFERENCE in judged.frameworks:
             lines.extend(verdict.terminal_block(judged))
@@ -58,4 +64,6 @@ def render(runs: list[Run], headline_classes: list[str]) -> str:
             lines.append(f"  Every framework figure with a CPU reading was server-bound (>= {SATURATED_CPU_PCT:.0f} %)")
         for lad in ladder.ladders(run, found, headline_classes):
             lines.extend(ladder.terminal_block(lad))
+        for t in fixed_load.tables(run, found):
+            lines.extend(fixed_load.terminal_block(t))
     return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."
