@@ -23,7 +23,8 @@ import itertools
 
 import servers
 from harness import workloads
-from harness.compare import Rounds
+from harness.compare import Rounds, quick
+from harness.workloads import Workload
 
 from .common import HEADLINE_RUN, SHORT_RUN, Comparison, EchoComparison, MemoryComparison
 
@@ -183,6 +184,11 @@ class ArticleWorkload(Comparison):
     # median is their mean), not three: twelve frameworks' third round cost a minute of the
     # default run's 30.
     rounds = Rounds(rounds=2, window_s=120.0)
+
+    def workloads(self) -> dict[tuple, Workload]:
+        # A smoke run (asv --quick) proves the job's wiring on a hundredth of it: the whole
+        # job took a minute of its 5 with twelve frameworks.
+        return {(): workloads.ws_article(total_connections=100, messages=10) if quick() else self.workload}
 
     def setup_cache(self) -> dict:
         return self.measure()

@@ -32,7 +32,9 @@ from asv.machine import Machine, MachineCollection
 from asv.repo import get_repo
 from asv.results import Results, get_existing_hashes, get_filename
 
+from harness.compare import QUICK_ENV
 from harness.cost import store
+from harness.report.results import QUICK_SUFFIX
 
 ASV = [sys.executable, "-m", "asv"]
 OK_STATUSES = ("measured", "kept")
@@ -65,14 +67,15 @@ def registered_machines() -> list[str]:
     return [name for name in util.load_json(str(path), MachineCollection.api_version) if name != "version"]
 
 
-def ensure_machine() -> tuple[str, bool]:
-    """This host's machine name, and whether it had to be registered now.
+def ensure_machine(quick: bool = False) -> tuple[str, bool]:
+    """This host's machine name (with QUICK_SUFFIX for a quick pass), and whether it had to
+    be registered now.
 
     The entry is looked up by its exact name: asv itself, asked for the hostname, answers
     with whatever single machine the file holds (MachineCollection.load), which is how a
     test's "smoke" machine once received a user's real results.
     """
-    name = host_machine_name()
+    name = host_machine_name() + (QUICK_SUFFIX if quick else "")
     if name in registered_machines():
         return name, False
     # What `asv machine --yes` stores (asv's defaults), without its "no information" error first.
@@ -289,12 +292,22 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     if asv_args[:1] == ["--"]:
         asv_args = asv_args[1:]
     args = parse_run_args(config, asv_args)
+    quick = args.quick and not args.env_spec
+    if quick:
+        if args.range is not None:
+            print(f"{label}: --quick measures the working tree as it is, filed under HEAD: it takes no revision "
+                  f"range ({args.range})", file=sys.stderr)  # fmt: skip
+            return 2
+        asv_args, args = quick_pass(config, asv_args)
+    elif args.range is None:  # options alone: the current commit, as with no argument at all
+        asv_args = [*asv_args, "HEAD^!"]
+        args = parse_run_args(config, asv_args)
     conf = Config.load(str(config))
     if args.dry_run:
         print(f"{label}: --dry-run records nothing to publish; run asv directly", file=sys.stderr)
         return 2
     envs = list(environment.get_environments(conf, args.env_spec, verbose=False))
-    if any(isinstance(env, environment.ExistingEnvironment) for env in envs):
+    if any(isinstance(env, environment.ExistingEnvironment) for env in envs) and not quick:
         print(f"{label}: measures in asv's own environments; for this interpreter run asv run --python=same "
               "directly (README.md, Running part of it)", file=sys.stderr)  # fmt: skip
         return 2
@@ -302,11 +315,15 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
         print(f"{label}: FAILED: no environment of {config} can be made on this host "
               f"(pythons {conf.pythons} not found?); nothing is published.")  # fmt: skip
         return 1
-    commits = resolve_commits(conf, args)
+    commits = [get_repo(conf).get_hash_from_name("HEAD")] if quick else resolve_commits(conf, args)
     if not commits:
         print(f"{label}: FAILED: the arguments {asv_args} select no commit; nothing is published.")
         return 1
     host = host_machine_name()
+    if args.quick and args.machine:
+        print(f"{label}: --quick records under this host's quick machine ({host}{QUICK_SUFFIX}); leave --machine "
+              "out", file=sys.stderr)  # fmt: skip
+        return 2
     if args.machine and args.machine != host:
         machine = args.machine
         if machine not in registered_machines():
@@ -315,10 +332,14 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
                   file=sys.stderr)  # fmt: skip
             return 2
     else:
-        machine, registered = ensure_machine()
+        machine, registered = ensure_machine(quick=args.quick)
         if registered:
             print(f"{label}: registered this host as asv machine {machine!r} in {machine_file()} "
                   "(as asv machine --yes would)")  # fmt: skip
+    if args.quick:
+        # One short window per figure (harness.compare.quick), kept apart from the full runs'
+        # history under its own machine: the site marks it, and no trend mixes the two.
+        print(f"{label}: quick pass: every class once in short windows, recorded as machine {machine!r}")
     print(f"{label}: machine {machine!r}, {len(envs)} environments, commits {', '.join(c[:8] for c in commits)}")
 
     log.enable()
@@ -347,9 +368,11 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
         sys.stdout.flush()
         # The cost benchmarks save their profiles beside the results of this machine (harness/cost/store.py).
         env = {**os.environ, store.RESULTS_ENV: str(Path(conf.results_dir).resolve()), store.MACHINE_ENV: machine}
+        if args.quick:
+            env[QUICK_ENV] = "1"
         command = [*ASV, "run", "--config", str(config), "--machine", machine, *selected]
         asv_status = subprocess.run(command, env=env).returncode
-    installed = {env.name: env.installed_commit_hash for env in envs}
+    installed = None if quick else {env.name: env.installed_commit_hash for env in envs}
     names = [env.name for env in envs]
     verdicts = judge(Path(conf.results_dir), machine, names, commits, since_ms, not_created, installed, asv_status)
     text = report(label, verdicts, machine, config, asv_status)
@@ -357,6 +380,17 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     if summary is not None:
         summary.write_text(text + "\n")
     return exit_status(verdicts)
+
+
+def quick_pass(config: Path, asv_args: list[str]) -> tuple[list[str], argparse.Namespace]:
+    """asv run's arguments for a quick pass (asv's --quick; scripts/bench.sh --quick): it checks
+    the working tree as it is, in this interpreter's .venv (the frameworks scripts/setup.sh
+    installed: no environment to create, no wheel to build), filed under HEAD (asv takes no
+    range for it), and always measures: the tree may have changed since the last pass at the
+    same commit."""
+    kept = [a for a in asv_args if a not in ("--skip-existing-successful", "--skip-existing")]
+    asv_args = [*kept, "--python=same", "--set-commit-hash", "HEAD"]
+    return asv_args, parse_run_args(config, asv_args)
 
 
 def _env_options(names: list[str]) -> list[str]:

@@ -185,6 +185,20 @@ def test_commits_are_resolved_as_asv_run_resolves_them(tmp_path):
     assert resolve() == [commits[2]]  # the branch
 
 
+def test_a_quick_pass_runs_the_working_tree_in_this_interpreter_and_always_measures():
+    given = ["--show-stderr", "--skip-existing-successful", "--quick"]  # what scripts/bench.sh --quick passes
+    args, parsed = asv_run.quick_pass(ROOT / "asv.conf.json", given)
+    assert args == ["--show-stderr", "--quick", "--python=same", "--set-commit-hash", "HEAD"]
+    assert parsed.quick and parsed.env_spec == [":same"] and parsed.range is None
+
+
+def test_a_quick_pass_takes_no_revision_range(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert asv_run.main(["run", "--config", str(ROOT / "asv.conf.json"), "--", "--quick", "HEAD~1^!"]) == 2
+    assert "--quick measures the working tree as it is" in capsys.readouterr().err
+    assert not (tmp_path / ".asv-machine.json").exists()
+
+
 @pytest.mark.parametrize("argument", ["--python=same", "--dry-run"])
 def test_run_refuses_what_would_record_nothing(tmp_path, monkeypatch, argument):
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -263,6 +277,42 @@ def test_releases_sh_publishes_what_was_measured_and_names_what_was_not(tmp_path
     assert summary[0].startswith("  ok           virtualenv-py3.11: measured"), summary
     assert summary[1].startswith("  NOT MEASURED virtualenv-py3.11-aiohttp0.0.999: not created"), summary
     assert summary[2].startswith("releases: WARNING: 1 of 2 environments NOT measured"), summary
+
+
+# Reads the switch a quick pass sets (harness.compare.QUICK_ENV): 1e-5 in one, 1.0 otherwise.
+QUICK_PROBE = """
+import os
+
+
+class EchoText32B:
+    params = [["baseline", "aiohttp"]]
+    param_names = ["framework"]
+
+    def track_time_per_op(self, framework):
+        return 1e-5 if os.environ.get("BENCH_QUICK") == "1" else 1.0
+
+    track_time_per_op.unit = "seconds"
+"""
+
+
+def test_bench_sh_quick_measures_in_this_interpreter_under_the_hosts_quick_machine(tmp_path):
+    benchmarks = tmp_path / "benchmarks"
+    benchmarks.mkdir()
+    (benchmarks / "__init__.py").write_text("")
+    (benchmarks / "bench_websocket.py").write_text(QUICK_PROBE)
+    conf = config(tmp_path, "asv.conf.json", benchmark_dir=str(benchmarks))
+    env = asv_home_env(tmp_path / "home", {**os.environ, "BENCH_SKIP_SETUP": "1", "BENCH_ASV_CONFIG": str(conf)})
+    run = subprocess.run([str(ROOT / "scripts" / "bench.sh"), "--quick"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=240)  # fmt: skip
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert not (tmp_path / "env").exists()  # no environment made: .venv, as it is
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    [results] = (tmp_path / "results" / f"{HOST}-quick").glob(f"{head[:8]}-existing-*.json")
+    assert json.loads(results.read_text())["results"]["bench_websocket.EchoText32B.track_time_per_op"][0] == [1e-5] * 2
+    assert sorted(p.name for p in (tmp_path / "results").iterdir() if p.is_dir()) == [f"{HOST}-quick"]
+    assert f'<code>{HOST}-quick</code> <span class="quick"' in (tmp_path / "html" / "frameworks.html").read_text()
+    assert "QUICK PASS (scripts/bench.sh --quick)" in run.stdout
 
 
 def load_suite_wheel():
