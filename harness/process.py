@@ -147,9 +147,9 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process (all its threads) has used, to the nanosecond: its
-    CPU-time clock (clock_getcpuclockid). /proc/<pid>/stat counts ticks of 10 ms: for an
-    open-loop window at a fixed rate, that was under a tick per 1,000 echoes on the fastest
-    servers here (harness/experiments/fixed_load.py)."""
+    CPU-time clock (clock_getcpuclockid). /proc/<pid>/stat counts ticks of 10 ms, and
+    1,000 echoes cost the fastest servers here one or two ticks: too coarse for the CPU per
+    operation of an open-loop window at a fixed rate (harness/experiments/fixed_load.py)."""
     clock = ctypes.c_int()
     if LIBC.clock_getcpuclockid(pid, ctypes.byref(clock)) == 0:
         with contextlib.suppress(OSError):  # the process ended in between: /proc says so below
@@ -249,10 +249,9 @@ class ServerProcess:
         """Start the server's process and return at once; ready() waits for it.
 
         The process starts on every CPU and is pinned to ``cpu`` once ready: a server spends
-        0.3-1 s of CPU importing its framework, and servers launched together before the first
-        is waited for (compare.start_contenders) then import side by side on all cores. Pinned
-        from the start, twelve of them queued on the server's one core: ~8 s per benchmark
-        class, a fifth of a default run.
+        0.1-0.6 s importing its framework (Litestar the longest), and servers launched together
+        before the first is waited for (compare.start_contenders) then import side by side on
+        all cores: twelve were ready in 1.7 s, against 2.9 s started one after another.
         """
         # A second start would orphan the first server, running until this process exits:
         # ``with server.start()`` did that (``with`` starts it too) in the memory experiment
