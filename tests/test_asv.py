@@ -32,7 +32,7 @@ from tests.conftest import pid_alive
 
 ASV = [sys.executable, "-m", "asv"]
 SMOKE_FRAMEWORKS = ("aiohttp", "tornado", "websockets")
-# The quick run measures every class once (about 5 minutes here): beyond the default timeout.
+# The quick run measures every class once (a few minutes here): beyond the default timeout.
 pytestmark = pytest.mark.timeout(1500)
 
 
