@@ -129,7 +129,7 @@ class Broadcast(Comparison):
 
     def workloads(self) -> dict[tuple, Workload]:
         # A smoke run (asv --quick) fans out to a tenth of the subscribers, as the memory
-        # experiment opens a tenth of its connections: twelve frameworks' 1,100 each took
+        # experiment opens a fraction of its connections: twelve frameworks' 1,100 each took
         # 15 s of its 5 minutes.
         if not quick():
             return self.grid

@@ -83,11 +83,11 @@ def test_memory_counts_measured_before_a_failure_stand(monkeypatch):
     assert "the server died at 30" in measured.outcomes["aiohttp", 30].cause
 
 
-def test_a_smoke_run_opens_a_tenth_of_each_count(monkeypatch):
+def test_a_smoke_run_opens_a_fiftieth_of_each_count(monkeypatch):
     monkeypatch.setenv(QUICK_ENV, "1")
-    memory = memory_per_connection(workloads.ws_echo(32, 1), [20, 50], ["baseline"])
+    memory = memory_per_connection(workloads.ws_echo(32, 1), [100, 250], ["baseline"])
     assert memory.setup["opened"] == [2, 5] and memory.setup["quick"]
-    assert [memory.result(("baseline", count)).connections for count in (20, 50)] == [2, 5]
+    assert [memory.result(("baseline", count)).connections for count in (100, 250)] == [2, 5]
 
 
 def test_deflate_memory_negotiates_on_every_connection():
