@@ -195,7 +195,7 @@ class ArticleWorkload(Comparison):
 
     def workloads(self) -> dict[tuple, Workload]:
         # A smoke run (asv --quick) proves the job's wiring on a hundredth of it: the whole
-        # job took a minute of its 5 with twelve frameworks.
+        # job took a minute of the 9.5 the quick pass took before, with twelve frameworks.
         return {(): workloads.ws_article(total_connections=100, messages=10) if quick() else self.workload}
 
     def setup_cache(self) -> dict:
