@@ -68,6 +68,14 @@ def machine_name(machine: str) -> str:
     return f"<code>{_e(machine)}</code>{mark}"
 
 
+def _machine_section(css_class: str, machine: str, run: Run) -> str:
+    """A section's opening for one machine's latest run: its name (marked if quick) and commit."""
+    return (
+        f'<section class="{css_class}" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
+        f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
+    )
+
+
 def side_by_side_table(run: Run, workload: BenchmarkCase) -> str:
     rows = [
         "<table><thead><tr><th>framework</th><th>ops/s</th><th>time per op</th><th>× baseline</th>"
@@ -116,10 +124,7 @@ def _side_by_side_section(found: dict[str, BenchmarkCase], latest: dict[str, Run
     if not latest:
         out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
     for machine, run in latest.items():
-        out.append(
-            f'<section class="machine" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
-            f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
-        )
+        out.append(_machine_section("machine", machine, run))
         for workload in found.values():
             if not run.measured(workload):
                 continue
@@ -214,10 +219,7 @@ def _ladder_section(found: dict[str, BenchmarkCase], latest: dict[str, Run], hea
     if not latest:
         out.append('<p class="empty">No results from the default environment (latest releases) yet.</p>')
     for machine, run in latest.items():
-        out.append(
-            f'<section class="ladder" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
-            f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
-        )
+        out.append(_machine_section("ladder", machine, run))
         for lad in ladder.ladders(run, found, headline):
             out.append(f'<h3 class="ladder-workload">{_e(lad.title)} ')
             out.append(f"<small>{_e(lad.workload.name)} on {_e(machine)}</small></h3>")
@@ -245,10 +247,7 @@ def _fixed_load_section(found: dict[str, BenchmarkCase], latest: dict[str, Run])
     ]
     for machine, found_tables in made.items():
         run = latest[machine]
-        out.append(
-            f'<section class="fixed-load" data-machine="{_e(machine)}"><h3>Machine {machine_name(machine)} '
-            f"<small>commit <code>{_e(run.commit[:8])}</code> of {day(run.date)}</small></h3>"
-        )
+        out.append(_machine_section("fixed-load", machine, run))
         for t in found_tables:
             out.append(f'<h3 class="fixed-load-workload" id="fixed-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
             out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
