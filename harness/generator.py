@@ -4,19 +4,19 @@ generator CPU), send them commands over their stdin, read their answers, stop th
 from __future__ import annotations
 
 import dataclasses
-import os
 import selectors
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 
 from harness.loadspec import GeneratorFailure, LoadSpec, Ready, WindowResult, parse_answer
 from harness.process import MALLOC_ENV, child_env, die_with_parent
+from harness.topology import Slot
 
 GENERATOR_ENV = MALLOC_ENV  # see harness/process.py: servers and generators alike
 READY_TIMEOUT_S = 30.0
-SPEC_ARGV_LIMIT = 64 * 1024  # larger specs (big request bodies) go through a file: argv caps one argument at 128 KiB
 WINDOW_GRACE_S = 15.0  # beyond the window: the generator's own reply timeout plus slack
 STDERR_TAIL = 1500
 
@@ -28,45 +28,41 @@ class GeneratorError(RuntimeError):
 class Generator:
     """Load-generator processes driving one server, the connections shared out among them."""
 
-    def __init__(self, spec: LoadSpec, cpus: list[int | None], processes: int) -> None:
+    def __init__(self, spec: LoadSpec, cpus: Sequence[int | None | Slot], processes: int) -> None:
+        """Start ``processes`` generator processes, sharing out ``spec``'s connections, one per
+        CPU or topology slot in turn (harness.topology: a slot may be on another host)."""
         processes = max(1, min(processes, spec.connections))
+        slots = [cpu if isinstance(cpu, Slot) else Slot(cpu) for cpu in cpus]
         self.processes: list[subprocess.Popen] = []
         self.stderr: list = []
         self.shares: list[float] = []  # each process's fraction of the connections (and of an open-loop rate)
-        self.spec_files: list[str] = []
+        self.slots: list[Slot] = []
         for i in range(processes):
             share = spec.connections // processes + (1 if i < spec.connections % processes else 0)
             self.shares.append(share / spec.connections)
             err = tempfile.TemporaryFile()
             self.stderr.append(err)
-            cpu = cpus[i % len(cpus)]
+            slot = slots[i % len(slots)]
+            self.slots.append(slot)
             # The process pins itself to its CPU once its imports are done (harness.loadgen's
             # main), before it connects: generators started together import on every core.
-            self.processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "harness.loadgen",
-                        self._argument(dataclasses.replace(spec, connections=share)),
-                        *([] if cpu is None else [str(cpu)]),
-                    ],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=err,
-                    env=child_env(GENERATOR_ENV),
-                    preexec_fn=die_with_parent(None),
-                )
+            argv = ["-m", "harness.loadgen", "-", *([] if slot.cpu is None else [str(slot.cpu)])]
+            process = subprocess.Popen(
+                slot.command(argv, GENERATOR_ENV) or [sys.executable, *argv],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=child_env(GENERATOR_ENV),
+                preexec_fn=die_with_parent(None),
             )
-
-    def _argument(self, spec: LoadSpec) -> str:
-        encoded = spec.to_json()
-        if len(encoded) <= SPEC_ARGV_LIMIT:
-            return encoded
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            f.write(encoded)
-        self.spec_files.append(f.name)
-        return "@" + f.name
+            self.processes.append(process)
+            # The spec is stdin's first line: no size limit (argv caps an argument at 128 KiB,
+            # and a 1 MB POST body is larger), and nothing to copy to another host first.
+            try:
+                process.stdin.write(dataclasses.replace(spec, connections=share).to_json().encode() + b"\n")
+                process.stdin.flush()
+            except BrokenPipeError:
+                pass  # it died at once: its first answer (read in wait_ready) says why
 
     def _read(self, index: int, deadline: float, doing: str) -> Ready | WindowResult:
         process = self.processes[index]
@@ -74,7 +70,7 @@ class Generator:
             selector.register(process.stdout, selectors.EVENT_READ)
             while not selector.select(max(0.0, min(0.5, deadline - time.monotonic()))):
                 if time.monotonic() >= deadline:
-                    raise GeneratorError(f"load generator gave no answer while {doing}")
+                    raise GeneratorError(f"load generator{self._where(index)} gave no answer while {doing}")
         line = process.stdout.readline().decode(errors="replace")
         try:
             if not line.strip():
@@ -85,8 +81,12 @@ class Generator:
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace").strip()[-STDERR_TAIL:]
             raise GeneratorError(
-                f"load generator failed while {doing}: {exc}" + (f"\n{tail}" if tail else "")
+                f"load generator{self._where(index)} failed while {doing}: {exc}" + (f"\n{tail}" if tail else "")
             ) from None
+
+    def _where(self, index: int) -> str:
+        slot = self.slots[index]
+        return "" if slot.host is None else f" on {slot.describe()}"
 
     def _read_all(self, deadline: float, doing: str) -> list:
         return [self._read(i, deadline, doing) for i in range(len(self.processes))]
@@ -144,9 +144,6 @@ class Generator:
                 process.wait()
         for err in self.stderr:
             err.close()
-        for path in self.spec_files:
-            os.unlink(path)
-        self.spec_files = []
 
     def __enter__(self) -> Generator:
         return self

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a checkout: Debian tools the suite drives (wrk, redis-server; valgrind and strace,
 # which count the cost family's instructions and system calls; strace also shows the tests
-# where traffic goes; chromium and chromedriver for the browser tests), npm (for asv's web
+# where traffic goes; chromium and chromedriver for the browser tests; OpenSSH's server, which
+# the tests run inside network namespaces of their own as generator hosts), npm (for asv's web
 # libraries, fetched once, for the Node.js client that gives agreement its second opinion,
 # and for the speedscope flame-graph viewer), and .venv with the suite, the frameworks
 # (latest releases) and the developer tools. Idempotent.
@@ -14,13 +15,25 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 missing=()
 # command:Debian package
 for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm \
-    strace:strace valgrind:valgrind; do
+    strace:strace valgrind:valgrind sshd:openssh-server; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
         echo "setup: installing Debian packages: ${missing[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # Packages with a service (openssh-server) must not start it: the suite listens on
+        # loopback and in its own namespaces only. Debian's policy-rc.d hook says so for the
+        # install, unless the host has one already (containers usually do).
+        policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            policy=/usr/sbin/policy-rc.d
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+        fi
+        status=0
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+            status=$?
+        [ -z "$policy" ] || rm -f "$policy"
+        [ "$status" = 0 ] || exit "$status"
     else
         echo "setup: please install these Debian packages first: sudo apt-get install ${missing[*]}" >&2
         exit 1
