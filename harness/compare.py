@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import servers
-from harness import stats
+from harness import stats, topology
 from harness.generator import GENERATOR_ENV, Generator, GeneratorError
 from harness.loadspec import Ready, WindowResult
 from harness.outcomes import Failed, Measurement, Skipped, Summary
-from harness.process import ServerError, ServerProcess, cpu_plan, stop_all
+from harness.process import ServerError, ServerProcess, stop_all
+from harness.topology import LOOPBACK
 from harness.workloads import BASELINE_LOOP, Workload
 
 # Set to 1 for a smoke run (tests): one short round, results not meant to be read.
@@ -110,20 +111,20 @@ class ServerPool:
         self._running: dict[tuple, ServerProcess] = {}
 
     @staticmethod
-    def key(workload: Workload, framework: str, cpu: int | None) -> tuple:
+    def key(workload: Workload, framework: str, cpus: tuple[int, ...], host: str = LOOPBACK) -> tuple:
         """What must agree for two workloads to share ``framework``'s server."""
-        wanted = workload.server(framework, cpu)
-        return tuple(wanted.command), tuple(sorted(wanted.env.items())), cpu
+        wanted = workload.server(framework, cpus, host)
+        return tuple(wanted.command), tuple(sorted(wanted.env.items())), cpus
 
-    def server(self, workload: Workload, framework: str, cpu: int | None) -> ServerProcess:
+    def server(self, workload: Workload, framework: str, cpus: tuple[int, ...], host: str = LOOPBACK) -> ServerProcess:
         """The running server for this workload, or one launched for it (ServerProcess.ready waits)."""
-        key = self.key(workload, framework, cpu)
+        key = self.key(workload, framework, cpus, host)
         running = self._running.get(key)
         if running is not None and running.process is not None and running.process.poll() is None:
             return running
         if running is not None:
             running.stop()
-        self._running[key] = workload.server(framework, cpu).launch()
+        self._running[key] = workload.server(framework, cpus, host).launch()
         return self._running[key]
 
     def close(self) -> None:
@@ -210,7 +211,13 @@ def summarize(framework: str, rounds: list[Round], ready: Ready, baseline: list[
 
 def setup_record(workload: Workload, **extra: object) -> dict:
     """How a measurement was set up, kept with its results."""
-    server_cpu, generator_cpus = cpu_plan()
+    place = topology.current()
+    plan = place.plan(workload.workers)
+    server_cpu = plan.server_cpu
+    generator_cpus = [slot.cpu for slot in plan.generators]
+    placement = place.record()
+    if workload.workers != 1:
+        placement.update(workers=workload.workers, server_cpus=list(plan.server_cpus), workers_note=plan.note)
     return {
         "workload": workload.name,
         "loop": workload.loop,
@@ -224,6 +231,7 @@ def setup_record(workload: Workload, **extra: object) -> dict:
         "python": sys.version.split()[0],
         "pinned": server_cpu is not None,
         "cpus": os.cpu_count(),
+        **placement,
         **extra,
     }
 
@@ -251,8 +259,9 @@ def start_contenders(
 ) -> list[Contender]:
     """A started server (from ``pool`` if given) and warmed-up generator per framework (or the
     reason it has none). Callers must close every contender (try/finally)."""
-    server_cpu, generator_cpus = cpu_plan()
-    processes = workload.generator_processes or len(generator_cpus)
+    place = topology.current()
+    plan = place.plan(workload.workers)
+    processes = workload.generator_processes or len(plan.generators)
     contenders = [Contender(name, pooled=pool is not None) for name in names]
     alone = baseline_alone(workload, names)
     try:
@@ -267,14 +276,14 @@ def start_contenders(
             if reason:
                 c.skipped = reason
             elif pool is not None:
-                c.server = pool.server(workload, c.framework, server_cpu)
+                c.server = pool.server(workload, c.framework, plan.server_cpus, place.address)
             else:
-                c.server = workload.server(c.framework, server_cpu).launch()
+                c.server = workload.server(c.framework, plan.server_cpus, place.address).launch()
         for c in contenders:
             if c.server is not None:
                 with _failing(c):
                     c.server.ready()
-                    c.generator = Generator(workload.load_spec(c.server, warmup_s=0), generator_cpus, processes)
+                    c.generator = Generator(workload.load_spec(c.server, warmup_s=0), plan.generators, processes)
         for c in contenders:
             if c.generator is not None and c.error is None:
                 with _failing(c):

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from servers import contract
@@ -116,15 +116,36 @@ def die_with_parent(cpu: int | None):
     return preexec
 
 
-def pin_threads(pid: int, cpu: int) -> None:
-    """Pin every thread of ``pid`` to ``cpu``; threads it starts later inherit the mask of
-    the thread that starts them, pinned by then."""
+def pin_threads(pid: int, cpus: int | Iterable[int]) -> None:
+    """Pin every thread of ``pid`` to ``cpus`` (one CPU or several); threads it starts later
+    inherit the mask of the thread that starts them, pinned by then."""
+    mask = {cpus} if isinstance(cpus, int) else set(cpus)
     pinned: set[str] = set()
     while tids := set(os.listdir(f"/proc/{pid}/task")) - pinned:  # again if one began meanwhile
         for tid in tids:
             with contextlib.suppress(ProcessLookupError):  # a thread that has ended since
-                os.sched_setaffinity(int(tid), {cpu})
+                os.sched_setaffinity(int(tid), mask)
         pinned |= tids
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and every process descended from it (a multi-process server's workers), from
+    /proc's parent links: this kernel has no /proc/<pid>/task/<tid>/children."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    parent = int(f.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue  # gone since the listing
+            children.setdefault(parent, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    return tree
 
 
 def follow_parent() -> None:
@@ -195,7 +216,8 @@ class ServerProcess:
         loop: str = "asyncio",
         json_codec: str = "stdlib",
         compression: bool = False,
-        cpu: int | None = None,
+        cpu: int | tuple[int, ...] | None = None,
+        host: str = "127.0.0.1",
         ready_timeout: float = READY_TIMEOUT,
         command: list[str] | None = None,
         extra_args: tuple[str, ...] = (),
@@ -205,7 +227,10 @@ class ServerProcess:
         self.framework = framework
         self.env = MALLOC_ENV if env is None else env  # {}: glibc's defaults
         self.inherit_env = inherit_env  # False: only MEASURED_ENV_KEEP of this process's variables
-        self.cpu = cpu
+        # The CPUs its processes are pinned to once ready (none: unpinned); a server with
+        # several workers gets several (harness.topology.Plan), and the kernel spreads them.
+        self.cpus: tuple[int, ...] = () if cpu is None else (cpu,) if isinstance(cpu, int) else tuple(cpu)
+        self.host = host  # the address it binds and is reached at (harness.topology)
         self.ready_timeout = ready_timeout
         self.command = command or [
             sys.executable,
@@ -213,7 +238,7 @@ class ServerProcess:
             "servers",
             framework,
             "--host",
-            "127.0.0.1",
+            host,
             "--port",
             "0",
             "--loop",
@@ -224,6 +249,9 @@ class ServerProcess:
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self.server_pid: int | None = None  # the pid its ready line gave: the server's own process
+        # Every process of the server once ready: the one started, and its workers if it has
+        # several. CPU time and memory are summed over them.
+        self.pids: list[int] = []
         self._stderr = None
         self._terminated = False  # SIGTERM sent (terminate), so stop() only waits
 
@@ -234,12 +262,16 @@ class ServerProcess:
         self.stop()
 
     @property
+    def cpu(self) -> int | None:
+        return self.cpus[0] if self.cpus else None
+
+    @property
     def pid(self) -> int:
         assert self.process is not None, "server not started"
         return self.process.pid
 
     def url(self, path: str, scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+        return f"{scheme}://{self.host}:{self.port}{path}"
 
     def start(self) -> ServerProcess:
         """Start the server and wait until it is ready: launch(), then ready()."""
@@ -261,6 +293,7 @@ class ServerProcess:
         follow_parent()  # whoever owns a server dies with its own parent (asv), taking the server along
         self._terminated = False
         self.port = None
+        self.pids = []
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             self.command,
@@ -283,9 +316,12 @@ class ServerProcess:
             return self
         try:
             self.port = self._wait_ready()
-            if self.cpu is not None:
-                for pid in {self.pid, self.server_pid or self.pid}:
-                    pin_threads(pid, self.cpu)
+            self.pids = process_tree(self.pid)
+            if self.server_pid and self.server_pid not in self.pids:
+                self.pids.append(self.server_pid)
+            if self.cpus:
+                for pid in self.pids:
+                    pin_threads(pid, self.cpus)
         except BaseException:
             self.stop()
             raise
@@ -349,17 +385,30 @@ class ServerProcess:
             status = None if self.process is None else self.process.returncode
             raise ServerError(f"{self.framework} server died (exit status {status}){self.stderr_tail()}")
 
+    def _summed(self, read: Callable[[int], float]) -> float:
+        """``read`` summed over the server's processes; ServerError if one has gone (a worker
+        died: its share of the load is no longer served)."""
+        try:
+            return sum(read(pid) for pid in self.pids or [self.pid])
+        except (FileNotFoundError, ProcessLookupError):
+            self.check_alive()
+            gone = [pid for pid in self.pids if not os.path.exists(f"/proc/{pid}")]
+            raise ServerError(f"{self.framework} server: its process {gone or '?'} died{self.stderr_tail()}") from None
+
     def cpu_seconds(self) -> float:
-        return cpu_seconds(self.pid)
+        """CPU time of all the server's processes."""
+        return self._summed(cpu_seconds)
 
     def rss_bytes(self) -> int:
-        return rss_bytes(self.pid)
+        """Resident memory of all the server's processes (pages workers share counted in each)."""
+        return int(self._summed(rss_bytes))
 
     def peak_rss_bytes(self) -> int:
-        return peak_rss_bytes(self.pid)
+        return int(self._summed(peak_rss_bytes))
 
     def reset_peak_rss(self) -> None:
-        reset_peak_rss(self.pid)
+        for pid in self.pids or [self.pid]:
+            reset_peak_rss(pid)
 
     def kill(self) -> None:
         """SIGKILL at once, for a server whose shutdown is no part of what was measured and slow

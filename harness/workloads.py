@@ -16,6 +16,7 @@ import servers
 from harness import documents
 from harness.loadspec import ExpectedReply, HttpRequests, LoadSpec, WsArticle, WsBroadcast, WsEcho, WsHandshake
 from harness.process import MALLOC_ENV, ServerProcess
+from harness.topology import LOOPBACK
 from servers import contract
 
 # The baseline is the generator's reference ceiling, so it runs as fast as it can.
@@ -46,6 +47,7 @@ class Workload:
     json_codec: str = "stdlib"
     allocator: str = "tuned"
     generator_processes: int | None = None  # None: one per generator CPU
+    workers: int = 1  # server processes, in each framework's own multi-process mode (servers.Framework.workers_mode)
     warmup: bool = True  # False for fixed jobs that include their own set-up
 
     def __post_init__(self) -> None:
@@ -64,6 +66,7 @@ class Workload:
             self.loop if self.loop != "asyncio" else "",
             self.json_codec if self.json_codec != "stdlib" else "",
             f"{self.allocator}_malloc" if self.allocator != "tuned" else "",
+            f"{self.workers}_workers" if self.workers != 1 else "",
         ]
         return "_".join([self.label, *filter(None, axes)])
 
@@ -95,15 +98,17 @@ class Workload:
             return f"{framework} implements no permessage-deflate"
         return servers.get(framework).cache_unsupported(self.path)
 
-    def server(self, framework: str, cpu: int | None) -> ServerProcess:
-        """The (unstarted) server process for ``framework`` with this workload's axes."""
+    def server(self, framework: str, cpu: int | tuple[int, ...] | None, host: str = LOOPBACK) -> ServerProcess:
+        """The (unstarted) server process for ``framework`` with this workload's axes, pinned
+        to ``cpu`` (one or several), bound to ``host`` (harness.topology)."""
         return ServerProcess(
             framework,
             loop=self.server_loop(framework),
             json_codec=self.json_codec,
             compression=self.server_compression(framework),
             cpu=cpu,
-            extra_args=self.server_args,
+            host=host,
+            extra_args=self.server_args + (("--workers", str(self.workers)) if self.workers != 1 else ()),
             env=self.server_env,
         )
 

@@ -11,10 +11,11 @@ import time
 from dataclasses import dataclass
 
 import servers
+from harness import topology
 from harness.compare import quick, setup_record
 from harness.generator import Generator, GeneratorError
 from harness.outcomes import Failed, Measurement, Skipped
-from harness.process import ServerError, ServerProcess, cpu_plan, ensure_fd_limit, stop_all
+from harness.process import ServerError, ServerProcess, ensure_fd_limit, stop_all
 from harness.workloads import Workload
 
 FDS_BESIDES_CONNECTIONS = 256  # the interpreter, pipes, the listening socket, slack
@@ -45,7 +46,7 @@ def measure_counts(
     """Fill ``results`` ({count: result}) on one launched server, ``counts`` ascending and
     distinct, each generator keeping its connections open while the next opens more; a
     failure (ServerError) leaves the counts measured before it."""
-    _, generator_cpus = cpu_plan()
+    generators_at = topology.current().plan().generators
     framework = server.framework
     try:
         server.ready()
@@ -57,7 +58,7 @@ def measure_counts(
                 more = count - opened
                 timeout = 10 + more / 200
                 spec = workload.load_spec(server, connections=more, warmup_s=WARMUP_S, connect_timeout_s=timeout)
-                generator = generators.enter_context(Generator(spec, generator_cpus, 1))
+                generator = generators.enter_context(Generator(spec, generators_at, 1))
                 try:
                     ready = generator.wait_ready()
                 except GeneratorError as exc:
@@ -91,10 +92,11 @@ def memory_per_connection(
     outcomes: dict[tuple[str, int], MemoryResult | Skipped | Failed] = {}
     names = list(frameworks or servers.FRAMEWORKS)
     reasons = {name: servers.unavailable(name) or workload.unsupported(name) for name in names}
-    server_cpu, _ = cpu_plan()
+    place = topology.current()
+    server_cpus = place.plan().server_cpus
     # Every server launches at once and imports side by side (ServerProcess.launch); each is
     # then measured alone, the others idle, and stopped before the next.
-    launched = {name: workload.server(name, server_cpu).launch() for name in names if not reasons[name]}
+    launched = {name: workload.server(name, server_cpus, place.address).launch() for name in names if not reasons[name]}
     try:
         for name in names:
             if reasons[name]:
