@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, default=1.0, help="seconds per round")
     parser.add_argument("--loop", choices=workloads.LOOPS, default="asyncio")
     parser.add_argument("--json", dest="json_codec", choices=workloads.CODECS, default="stdlib")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, in each framework's own mode")
     parser.add_argument("--raw", action="store_true", help="print the JSON result instead of a table")
     args = parser.parse_args(argv)
     frameworks = args.frameworks.split(",")
@@ -66,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         path = contract.JSON if args.workload == "get-json" else contract.PLAINTEXT
         workload = workloads.http_get(path, args.connections, json_codec=args.json_codec, loop=args.loop)
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, not {args.workers}")
+    workload = dataclasses.replace(workload, workers=args.workers)
     result = compare(workload, frameworks, Rounds(args.rounds, args.window))
     print(as_json(result) if args.raw else table(result))
     return 1 if result.failures() else 0

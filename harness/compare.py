@@ -178,7 +178,9 @@ def measure_round(contender: Contender, window_s: float, rate: float | None = No
     )
 
 
-def summarize(framework: str, rounds: list[Round], ready: Ready, baseline: list[Round] | None) -> Summary:
+def summarize(
+    framework: str, rounds: list[Round], ready: Ready, baseline: list[Round] | None, server_cpus: int = 1
+) -> Summary:
     """The statistics of a contender's rounds; the ratio pairs each round with the
     baseline's round of the same index, so drift between rounds cancels out."""
     per_op = [r.seconds_per_op for r in rounds]
@@ -206,6 +208,7 @@ def summarize(framework: str, rounds: list[Round], ready: Ready, baseline: list[
         ratio_to_baseline=ratio,
         # counted by HTTP generators only: head and body on the wire
         response_bytes=total_bytes / total_ops if total_bytes else None,
+        server_cpus=server_cpus,
     )
 
 
@@ -340,7 +343,10 @@ def compare(
         close_all(contenders)
     baseline = next((c.rounds for c in contenders if c.framework == "baseline" and c.live), None)
     outcomes = {
-        c.framework: c.outcome(lambda c: summarize(c.framework, c.rounds, c.ready, baseline)) for c in contenders
+        c.framework: c.outcome(
+            lambda c: summarize(c.framework, c.rounds, c.ready, baseline, max(1, len(c.server.cpus)))
+        )
+        for c in contenders
     }
     setup = setup_record(workload, **dataclasses.asdict(run), quick=quick())
     return Measurement(workload.name, setup, outcomes)

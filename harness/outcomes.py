@@ -80,7 +80,8 @@ class Summary:
     deflate_connections: int
     ratio_to_baseline: float | None  # None when the baseline did not complete
     response_bytes: float | None = None  # per response on the wire, head and body (HTTP only)
+    server_cpus: int = 1  # the CPUs its processes were pinned to: saturation is per CPU
 
     @property
     def client_bound(self) -> bool:
-        return bool(stats.client_bound(self.server_cpu_pct))
+        return bool(stats.client_bound(self.server_cpu_pct / max(1, self.server_cpus)))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import servers
 from harness.compare import QUICK_WINDOW_S
-from harness.report import claims, fixed_load, ladder, svg, verdict
+from harness.report import claims, fixed_load, ladder, svg, verdict, workers
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
 from harness.report.results import (
@@ -257,6 +257,29 @@ def _fixed_load_section(found: dict[str, BenchmarkCase], latest: dict[str, Run])
     return out
 
 
+def _workers_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) -> list[str]:
+    made = {machine: workers.tables(run, found) for machine, run in latest.items()}
+    if not any(made.values()):
+        return []
+    out = [
+        '<h2 id="workers">Several server processes</h2>',
+        '<p class="meta">The headline workloads on one and on several worker processes, each framework in its '
+        "own multi-process mode, with the scaling over one worker in the same run. A figure is a scaling figure "
+        "only when each worker had a CPU of its own and the server was saturated; the others say what bounded "
+        "them instead (workers sharing a CPU, or a generator out of CPU): on a host with two CPUs, two workers "
+        "share one. README, 'Bigger than one machine', says how to give the server a host of its own.</p>",
+    ]
+    for machine, found_tables in made.items():
+        run = latest[machine]
+        out.append(_machine_section("workers", machine, run))
+        for t in found_tables:
+            out.append(f'<h3 class="workers-workload" id="workers-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
+            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
+            out.append(workers.html_table(t))
+        out.append("</section>")
+    return out
+
+
 def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str, str, str], Run]) -> list[str]:
     out = ['<h2 id="releases">Across releases</h2>']
     if not releases:
@@ -299,7 +322,7 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
         '<nav><a href="index.html">← asv graphs</a><a href="#verdict">Verdict</a><a href="#ladder">The ladder</a>'
-        '<a href="#fixed-load">Fixed load</a><a href="#side-by-side">Side by side</a>'
+        '<a href="#fixed-load">Fixed load</a><a href="#workers">Workers</a><a href="#side-by-side">Side by side</a>'
         '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
         *_verdict_section(runs, found),
@@ -312,6 +335,7 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         "framework lacks the endpoint or is not installed there; failed: the measurement failed (see asv's log).</p>",
         *_ladder_section(found, latest_runs(runs), headline_classes() if headline is None else headline),
         *_fixed_load_section(found, latest_runs(runs)),
+        *_workers_section(found, latest_runs(runs)),
         *_side_by_side_section(found, latest_runs(runs)),
         *_releases_section(found, release_runs(runs)),
         "</body></html>",

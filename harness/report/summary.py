@@ -1,11 +1,12 @@
 """The terminal summary of the default run: the verdict (harness/report/verdict.py), headline
 figures, headroom, saturation, client-bound figures, the ladder of each headline workload
-(harness/report/ladder.py) and the cost at the fixed rate (harness/report/fixed_load.py)."""
+(harness/report/ladder.py), the cost at the fixed rate (harness/report/fixed_load.py) and
+several workers (harness/report/workers.py)."""
 
 from __future__ import annotations
 
 from harness.compare import QUICK_WINDOW_S
-from harness.report import fixed_load, ladder, verdict
+from harness.report import fixed_load, ladder, verdict, workers
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
 from harness.report.results import BASELINE, Run, is_quick, latest_runs, workloads
 from harness.stats import SATURATED_CPU_PCT
@@ -66,4 +67,6 @@ def render(runs: list[Run], headline_classes: list[str]) -> str:
             lines.extend(ladder.terminal_block(lad))
         for t in fixed_load.tables(run, found):
             lines.extend(fixed_load.terminal_block(t))
+        for t in workers.tables(run, found):
+            lines.extend(workers.terminal_block(t))
     return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."
