@@ -96,6 +96,8 @@ class Workload:
             return f"{framework} has no HTTP server"
         if self.compression == "on" and not servers.get(framework).ws_deflate:
             return f"{framework} implements no permessage-deflate"
+        if self.workers > 1 and (reason := servers.workers_unsupported(framework)):
+            return reason
         return servers.get(framework).cache_unsupported(self.path)
 
     def server(self, framework: str, cpu: int | tuple[int, ...] | None, host: str = LOOPBACK) -> ServerProcess:

@@ -46,6 +46,11 @@ class Framework:
     stack: tuple[str, ...] = ()
     # Why its releases have no history line (the release history skips it), or "".
     no_release_history: str = ""
+    # How its own multi-process mode arranges the workers' sockets (servers/workers.py):
+    # "shared" (one socket bound before the fork) or "reuse_port" (one each, SO_REUSEPORT);
+    # "" when it documents none, and ``no_workers_reason`` says so.
+    workers_mode: str = "shared"
+    no_workers_reason: str = ""
 
     def cache_unsupported(self, path: str) -> str | None:
         """Why this framework serves no cached ``path`` (n/a), or None."""
@@ -54,6 +59,7 @@ class Framework:
         return None
 
 
+SHARED, REUSE_PORT = "shared", "reuse_port"  # servers/workers.py
 NO_CACHE = "it has no caching facility of its own (the article's caches are aiohttp's and Tornado's)"
 # uvicorn as uvicorn[standard] runs it: httptools for HTTP, the websockets library's
 # Sans-I/O protocol for WebSocket (servers/uvicorn_runner.py names them explicitly).
@@ -63,8 +69,18 @@ UVICORN_STACK = ("uvicorn", "httptools", "websockets")
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        Framework("baseline", "servers.baseline_server", "", http=True),
-        Framework("aiohttp", "servers.aiohttp_server", "aiohttp", http=True, ws_deflate_by_default=True),
+        # The suite's own: several processes as the websockets library's docs run them.
+        Framework("baseline", "servers.baseline_server", "", http=True, workers_mode=REUSE_PORT),
+        # aiohttp: web.run_app(reuse_port=True) in each process.
+        Framework(
+            "aiohttp",
+            "servers.aiohttp_server",
+            "aiohttp",
+            http=True,
+            ws_deflate_by_default=True,
+            workers_mode=REUSE_PORT,
+        ),
+        # Tornado: bind_sockets, then fork_processes.
         Framework("tornado", "servers.tornado_server", "tornado", http=True),
         Framework(
             "websockets",
@@ -75,6 +91,7 @@ FRAMEWORKS: dict[str, Framework] = {
             min_version="10.4",
             min_version_reason="before 13.0 the server runs on the legacy websockets.server API, checked from 10.4 on",
             caches=frozenset(),
+            workers_mode=REUSE_PORT,  # its docs' "deploy to multiple cores": serve(..., reuse_port=True) per process
         ),
         Framework(
             "picows",
@@ -85,6 +102,8 @@ FRAMEWORKS: dict[str, Framework] = {
             caches=frozenset(),
             no_release_history="the load generator is built on picows, pinned by pyproject.toml: another "
             "picows release would change the generator too, so picows stays at the generator's release",
+            workers_mode="",
+            no_workers_reason="picows documents no multi-process mode of its own",
         ),
         Framework(
             "uvicorn",
@@ -151,6 +170,7 @@ FRAMEWORKS: dict[str, Framework] = {
             # later, Sanic before 25.3 sends a stray CRLF after its 101 answer, which breaks
             # every connection. Its release environments pin websockets 13.1, which all run on.
             stack=("websockets",),
+            workers_mode=REUSE_PORT,  # workers=N: each worker binds with reuse_port
         ),
         Framework(
             "granian",
@@ -178,6 +198,12 @@ assert sorted(LADDER + BESIDE_THE_LADDER) == sorted(FRAMEWORKS), "every framewor
 
 class UnknownFramework(ValueError):
     pass
+
+
+def workers_unsupported(name: str) -> str | None:
+    """Why ``name`` cannot run several worker processes (n/a), or None."""
+    framework = get(name)
+    return None if framework.workers_mode else f"{name}: {framework.no_workers_reason}"
 
 
 def get(name: str) -> Framework:

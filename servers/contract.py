@@ -130,9 +130,11 @@ def etag(body: bytes) -> str:
     return '"' + hashlib.sha1(body).hexdigest() + '"'
 
 
-def ready_line(framework: str, port: int, pid: int) -> str:
-    """The one line a server prints once it accepts connections."""
-    return json.dumps({"ready": True, "framework": framework, "port": port, "pid": pid})
+def ready_line(framework: str, port: int, pid: int, workers: list[int] | None = None) -> str:
+    """The one line a server prints once it accepts connections (every worker, if several;
+    ``pid`` is then the root of their process tree)."""
+    record = {"ready": True, "framework": framework, "port": port, "pid": pid}
+    return json.dumps(record | ({"workers": workers} if workers else {}))
 
 
 def parse_ready_line(line: str) -> dict | None:
