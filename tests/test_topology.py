@@ -287,3 +287,12 @@ def test_removing_the_hosts_leaves_no_namespace_or_sshd(hosts):
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert hosts.server_ns not in listed and hosts.generator_ns not in listed
     assert not pid_alive(sshd)
+
+
+def test_the_example_file_is_a_valid_topology(monkeypatch):
+    # Written for a 4-CPU server host: read as on one.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    example = topology.load(ROOT / "topology.example.json")
+    assert example.server_cpus == (0, 1, 2, 3)
+    assert [h.ssh for h in example.hosts] == ["bench@10.0.0.2", "bench@10.0.0.3"]
+    assert example.hosts[1].python == ".venv/bin/python"
