@@ -95,7 +95,8 @@ def job(work: Path, framework: str, env_dir: Path, home: Path, ratio: float, *as
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     machine = f"ci-{framework}"
-    assert list((work / "results" / machine).glob(f"*-virtualenv-py3.11-BENCH_FRAMEWORKS{framework}.json")), f"no results under {machine}"
+    recorded = (work / "results" / machine).glob(f"*-virtualenv-py3.11-BENCH_FRAMEWORKS{framework}.json")
+    assert list(recorded), f"no results under {machine}"
     assert not [p.name for p in (work / "results").iterdir() if p.is_dir() and p.name != machine]
 
 
