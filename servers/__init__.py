@@ -2,7 +2,9 @@
 
 Adding a framework: write ``servers/<name>_server.py`` with an ``async def start(sock,
 options)`` that returns an async ``stop()``, then add one ``Framework`` line below (and the
-package to pyproject.toml's ``frameworks`` extra, which asv.conf.json's matrix follows).
+package to pyproject.toml's ``frameworks`` extra, which asv.conf.json's matrix follows). For
+``--workers``, the module's ``serve_workers(sock, options, workers, loop)`` runs the framework's
+own multi-process mode (servers/workers.py), and the registration says which it is.
 """
 
 from __future__ import annotations
@@ -46,10 +48,10 @@ class Framework:
     stack: tuple[str, ...] = ()
     # Why its releases have no history line (the release history skips it), or "".
     no_release_history: str = ""
-    # How its own multi-process mode arranges the workers' sockets (servers/workers.py):
-    # "shared" (one socket bound before the fork) or "reuse_port" (one each, SO_REUSEPORT);
-    # "" when it documents none, and ``no_workers_reason`` says so.
-    workers_mode: str = "shared"
+    # Several server processes (--workers, servers/workers.py): its own documented multi-process
+    # mode, in words for the site and the README, which its module's serve_workers() runs; or,
+    # for a framework that documents none, "" and why not (--workers above 1 is refused, n/a).
+    workers_mode: str = ""
     no_workers_reason: str = ""
 
     def cache_unsupported(self, path: str) -> str | None:
@@ -59,7 +61,11 @@ class Framework:
         return None
 
 
-SHARED, REUSE_PORT = "shared", "reuse_port"  # servers/workers.py
+# The mode of the frameworks on uvicorn (servers/uvicorn_runner.py).
+ON_UVICORN_WORKERS = (
+    "uvicorn's own supervisor, what `uvicorn --workers N` runs (uvicorn.supervisors.Multiprocess): N "
+    "spawned workers accepting from the one socket bound before them"
+)
 NO_CACHE = "it has no caching facility of its own (the article's caches are aiohttp's and Tornado's)"
 # uvicorn as uvicorn[standard] runs it: httptools for HTTP, the websockets library's
 # Sans-I/O protocol for WebSocket (servers/uvicorn_runner.py names them explicitly).
@@ -69,19 +75,31 @@ UVICORN_STACK = ("uvicorn", "httptools", "websockets")
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        # The suite's own: several processes as the websockets library's docs run them.
-        Framework("baseline", "servers.baseline_server", "", http=True, workers_mode=REUSE_PORT),
-        # aiohttp: web.run_app(reuse_port=True) in each process.
+        Framework(
+            "baseline",
+            "servers.baseline_server",
+            "",
+            http=True,
+            workers_mode="N forked processes, each accepting on its own SO_REUSEPORT socket (the kernel spreads "
+            "connections by hash), as aiohttp's and websockets' are run",
+        ),
         Framework(
             "aiohttp",
             "servers.aiohttp_server",
             "aiohttp",
             http=True,
             ws_deflate_by_default=True,
-            workers_mode=REUSE_PORT,
+            workers_mode="N processes, each running the application on its own SO_REUSEPORT socket, what "
+            "web.run_app(reuse_port=True) does in each (the kernel spreads connections by hash)",
         ),
-        # Tornado: bind_sockets, then fork_processes.
-        Framework("tornado", "servers.tornado_server", "tornado", http=True),
+        Framework(
+            "tornado",
+            "servers.tornado_server",
+            "tornado",
+            http=True,
+            workers_mode="tornado.process.fork_processes(N) after binding, each child serving the socket "
+            "(HTTPServer.add_sockets), as Tornado documents; a child that dies is not restarted (max_restarts=0)",
+        ),
         Framework(
             "websockets",
             "servers.websockets_server",
@@ -91,7 +109,8 @@ FRAMEWORKS: dict[str, Framework] = {
             min_version="10.4",
             min_version_reason="before 13.0 the server runs on the legacy websockets.server API, checked from 10.4 on",
             caches=frozenset(),
-            workers_mode=REUSE_PORT,  # its docs' "deploy to multiple cores": serve(..., reuse_port=True) per process
+            workers_mode="N processes serving the port with reuse_port=True, the operating system routing "
+            "connections, as its deployment guide runs a server on several cores",
         ),
         Framework(
             "picows",
@@ -102,8 +121,8 @@ FRAMEWORKS: dict[str, Framework] = {
             caches=frozenset(),
             no_release_history="the load generator is built on picows, pinned by pyproject.toml: another "
             "picows release would change the generator too, so picows stays at the generator's release",
-            workers_mode="",
-            no_workers_reason="picows documents no multi-process mode of its own",
+            no_workers_reason="picows documents no way to serve from several processes (its README and docs "
+            "run one server in one process)",
         ),
         Framework(
             "uvicorn",
@@ -114,6 +133,7 @@ FRAMEWORKS: dict[str, Framework] = {
             caches=frozenset(),
             no_cache_reason=NO_CACHE,
             stack=("httptools", "websockets"),
+            workers_mode=ON_UVICORN_WORKERS,
         ),
         Framework(
             "starlette",
@@ -124,6 +144,7 @@ FRAMEWORKS: dict[str, Framework] = {
             caches=frozenset(),
             no_cache_reason=NO_CACHE,
             stack=UVICORN_STACK,
+            workers_mode=ON_UVICORN_WORKERS,
         ),
         Framework(
             "fastapi",
@@ -136,6 +157,7 @@ FRAMEWORKS: dict[str, Framework] = {
             # FastAPI allows a range of Starlette and pydantic releases: pinned, so that its
             # line moves with FastAPI alone.
             stack=(*UVICORN_STACK, "starlette", "pydantic"),
+            workers_mode=ON_UVICORN_WORKERS,
         ),
         Framework(
             "litestar",
@@ -147,6 +169,7 @@ FRAMEWORKS: dict[str, Framework] = {
             no_cache_reason="Litestar's own ETag is a fixed value given with the route, not one derived "
             "from the response body",
             stack=UVICORN_STACK,
+            workers_mode=ON_UVICORN_WORKERS,
         ),
         Framework(
             "blacksheep",
@@ -157,6 +180,7 @@ FRAMEWORKS: dict[str, Framework] = {
             caches=frozenset(),
             no_cache_reason=NO_CACHE,
             stack=UVICORN_STACK,
+            workers_mode=ON_UVICORN_WORKERS,
         ),
         Framework(
             "sanic",
@@ -170,7 +194,8 @@ FRAMEWORKS: dict[str, Framework] = {
             # later, Sanic before 25.3 sends a stray CRLF after its 101 answer, which breaks
             # every connection. Its release environments pin websockets 13.1, which all run on.
             stack=("websockets",),
-            workers_mode=REUSE_PORT,  # workers=N: each worker binds with reuse_port
+            workers_mode="Sanic's worker manager (app.prepare(workers=N), Sanic.serve): N spawned workers accepting "
+            "from the one socket bound before them",
         ),
         Framework(
             "granian",
@@ -181,6 +206,8 @@ FRAMEWORKS: dict[str, Framework] = {
             caches=frozenset(),
             no_cache_reason=NO_CACHE,
             stack=("starlette",),
+            workers_mode="granian's own workers, what `granian --workers N` runs: N worker processes serving the one "
+            "socket bound before them (as granian shares it before 2.8 and off Linux)",
         ),
     )
 }
@@ -194,6 +221,9 @@ BESIDE_THE_LADDER = ("aiohttp", "tornado", "sanic", "litestar", "blacksheep", "g
 FRAMEWORKS_UNDER_TEST = tuple(name for name in FRAMEWORKS if name != "baseline")
 HTTP_FRAMEWORKS = tuple(name for name in FRAMEWORKS_UNDER_TEST if FRAMEWORKS[name].http)
 assert sorted(LADDER + BESIDE_THE_LADDER) == sorted(FRAMEWORKS), "every framework has its place in the ladder view"
+assert all(bool(f.workers_mode) != bool(f.no_workers_reason) for f in FRAMEWORKS.values()), (
+    "every framework names its multi-process mode, or why it has none"
+)
 
 
 class UnknownFramework(ValueError):
@@ -201,7 +231,7 @@ class UnknownFramework(ValueError):
 
 
 def workers_unsupported(name: str) -> str | None:
-    """Why ``name`` cannot run several worker processes (n/a), or None."""
+    """Why ``name`` cannot run several server processes (n/a for --workers above 1), or None."""
     framework = get(name)
     return None if framework.workers_mode else f"{name}: {framework.no_workers_reason}"
 

@@ -2,6 +2,8 @@
 
 Runs one framework's server for the endpoint contract (servers/contract.py) until SIGINT
 or SIGTERM. Prints one JSON ready line with the bound port once it accepts connections.
+``--workers N`` runs N processes in the framework's own multi-process mode (servers/workers.py);
+the ready line then names them, and exit status 5 says one died.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 
 import servers
-from servers import contract, workers
+from servers import contract
 
 EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_BIND = 2, 3, 4
 STOP_TIMEOUT = 5.0
@@ -38,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-ttl", type=float, default=contract.DEFAULT_CACHE_TTL_S, help="cache TTL, seconds")
     parser.add_argument("--backend-ms", type=float, default=contract.DEFAULT_BACKEND_MS, help="backend delay, ms")
     parser.add_argument("--redis-port", type=int, default=None, help="redis-server on 127.0.0.1 for /cache/redis")
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (servers/workers.py)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, in the framework's own mode")
     return parser.parse_args(argv)
 
 
@@ -64,9 +65,7 @@ def loop_factory(name: str):
     return asyncio.new_event_loop
 
 
-async def serve(args: argparse.Namespace, sock: socket.socket, started: Callable[[], None] | None = None) -> None:
-    """Run the framework's server on ``sock`` until SIGINT or SIGTERM; once it accepts, print
-    the ready line (one process) or call ``started`` (a worker of several)."""
+async def serve(args: argparse.Namespace, sock: socket.socket) -> None:
     module = servers.load(args.framework)
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -74,46 +73,15 @@ async def serve(args: argparse.Namespace, sock: socket.socket, started: Callable
         loop.add_signal_handler(signum, stop_requested.set)
     options = servers.ServerOptions(args.json_codec, args.compression, args.cache_ttl, args.backend_ms, args.redis_port)
     stop = await module.start(sock, options)
-    if started is None:
-        print(contract.ready_line(args.framework, sock.getsockname()[1], os.getpid()), flush=True)
-    else:
-        started()
+    print(contract.ready_line(args.framework, sock.getsockname()[1], os.getpid()), flush=True)
     await stop_requested.wait()
     await asyncio.wait_for(stop(), STOP_TIMEOUT)
 
 
-def serve_workers(args: argparse.Namespace, sock: socket.socket) -> int:
-    """Several worker processes in the framework's multi-process mode (servers/workers.py)."""
-    mode = servers.get(args.framework).workers_mode
-    servers.load(args.framework)  # imported once, before the fork: every worker starts warm
-    host, port = sock.getsockname()[:2]
-
-    def serve_worker(own: socket.socket, started: Callable[[], None]) -> None:
-        with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
-            runner.run(serve(args, own, started))
-
-    def ready(pids: list[int]) -> None:
-        print(contract.ready_line(args.framework, port, os.getpid(), pids), flush=True)
-
-    def make_socket() -> socket.socket:
-        return prepared(workers.reuse_port_socket(host, port, servers.LISTEN_BACKLOG))
-
-    return workers.run(args.workers, mode, sock, make_socket, serve_worker, ready)
-
-
-def prepared(sock: socket.socket) -> socket.socket:
-    """``sock`` as the frameworks expect it. create_server makes the socket with protocol 0, and
-    asyncio sets TCP_NODELAY only on sockets whose protocol reads IPPROTO_TCP, as those a server
-    binds itself do. Made again from its descriptor, the socket reads its real protocol, so each
-    framework runs as it does when it binds its own: without this, uvicorn's two writes per
-    response waited ~40 ms on Nagle."""
-    sock = socket.socket(fileno=sock.detach())
-    sock.setblocking(False)  # Tornado's accept loop expects it; asyncio sets it anyway
-    return sock
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.workers < 1:
+        return fail(EXIT_USAGE, f"--workers must be at least 1, not {args.workers}")
     try:
         reason = servers.missing(args.framework)
     except servers.UnknownFramework as exc:
@@ -123,27 +91,37 @@ def main(argv: list[str] | None = None) -> int:
             loop_factory("uvloop")
         except ImportError:
             reason = "uvloop is not installed in this environment"
-    if reason is None and args.workers != 1:
-        reason = servers.workers_unsupported(args.framework)
-        if args.workers < 1:
-            return fail(EXIT_USAGE, f"--workers must be at least 1, not {args.workers}")
     if reason:
         return fail(EXIT_UNAVAILABLE, f"cannot run {args.framework}: {reason} ({sys.executable})")
+    if args.workers > 1 and servers.workers_unsupported(args.framework):
+        why = servers.get(args.framework).no_workers_reason
+        return fail(EXIT_UNAVAILABLE, f"cannot run {args.framework} on {args.workers} workers: {why}")
     if not is_loopback(args.host):
         print(f"python -m servers: warning: binding {args.host}, which is not loopback", file=sys.stderr)
-    reuse_port = args.workers > 1 and servers.get(args.framework).workers_mode == workers.REUSE_PORT
     try:
-        if reuse_port:
-            sock = workers.reuse_port_socket(args.host, args.port, servers.LISTEN_BACKLOG)
-        else:
-            sock = socket.create_server((args.host, args.port), backlog=servers.LISTEN_BACKLOG)
+        # Several workers: SO_REUSEPORT, so that a mode whose workers bind sockets of their own on
+        # the port can (servers.workers.reuse_port); a socket all of them share is the same with it.
+        sock = socket.create_server((args.host, args.port), backlog=servers.LISTEN_BACKLOG, reuse_port=args.workers > 1)
     except OSError as exc:
         return fail(EXIT_BIND, f"cannot bind {args.host}:{args.port}: {exc.strerror or exc}")
-    sock = prepared(sock)
+    # create_server makes the socket with protocol 0, and asyncio sets TCP_NODELAY only on sockets
+    # whose protocol reads IPPROTO_TCP, as those a server binds itself do. Made again from its
+    # descriptor, the socket reads its real protocol, so each framework runs as it does when it
+    # binds its own: without this, uvicorn's two writes per response waited ~40 ms on Nagle.
+    sock = socket.socket(fileno=sock.detach())
+    sock.setblocking(False)  # Tornado's accept loop expects it; asyncio sets it anyway
+    if args.workers > 1:
+        # Imported here only: with one worker this process imports nothing more, as the cost
+        # family's instruction counts need (servers/workers.py). The supervisor imports the
+        # framework and the preload, after the fork, so that the root stays small.
+        from servers import workers
+
+        options = servers.ServerOptions(
+            args.json_codec, args.compression, args.cache_ttl, args.backend_ms, args.redis_port
+        )
+        return workers.run(args.framework, sock, options, args.workers, args.loop, os.environ.get(PRELOAD_ENV, ""))
     if os.environ.get(PRELOAD_ENV):
         importlib.import_module(os.environ[PRELOAD_ENV])
-    if args.workers > 1:
-        return serve_workers(args, sock)
     with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
         runner.run(serve(args, sock))
     return 0

@@ -221,3 +221,13 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     await runner.setup()  # runs cleanup_ctx's start-up: a redis-server that does not answer fails here
     await web.SockSite(runner, sock).start()
     return runner.cleanup  # stops serving, then closes what cleanup_ctx opened
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``): aiohttp has no supervisor of its own; its docs run one
+    application per process, and ``web.run_app(reuse_port=True)`` lets several share a port. So
+    each process runs what start() runs (run_app's runner and site, without its signal handling)
+    on its own SO_REUSEPORT socket, the kernel spreading connections over them."""
+    from servers.workers import reuse_port  # not at one worker (servers/workers.py)
+
+    reuse_port(start, sock, options, workers, loop)

@@ -266,3 +266,14 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         await server.wait_closed()
 
     return stop
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``): the suite's own server needs a mode, and takes the one
+    aiohttp and the websockets library are run in, each process on its own SO_REUSEPORT socket,
+    rather than forking after the bind: the kernel hashes connections over the sockets, so the
+    reference's share per worker does not depend on which process wakes first to accept, and its
+    figures sit beside theirs made the same way."""
+    from servers.workers import reuse_port  # not at one worker (servers/workers.py)
+
+    reuse_port(start, sock, options, workers, loop)

@@ -153,3 +153,8 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     # uvicorn's lifespan start-up runs app.start(): routes, services and handlers are set up before
     # the socket serves.
     return await uvicorn_runner.serve(make_app(options), sock, options)
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``): uvicorn's own supervisor, as ``uvicorn --workers`` runs it."""
+    uvicorn_runner.serve_workers(make_app, sock, options, workers, loop)

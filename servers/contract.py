@@ -78,6 +78,12 @@ once it accepts connections, prints exactly one line on stdout::
     {"ready": true, "framework": "aiohttp", "port": 43512, "pid": 1234}
 
 SIGINT or SIGTERM stops it cleanly with exit status 0.
+
+With ``--workers N`` (N > 1; servers/workers.py) the line is printed once every worker accepts
+connections, ``pid`` is the root of the process tree that holds them all, and ``workers`` lists
+the workers' pids: ``{..., "pid": 1234, "workers": [1240, 1241]}``. SIGINT or SIGTERM to the root
+stops them all; a worker that dies ends the server with exit status 5. A framework with no
+multi-process mode of its own refuses --workers above 1 (exit status 3, saying why).
 """
 
 from __future__ import annotations
@@ -134,7 +140,9 @@ def ready_line(framework: str, port: int, pid: int, workers: list[int] | None = 
     """The one line a server prints once it accepts connections (every worker, if several;
     ``pid`` is then the root of their process tree)."""
     record = {"ready": True, "framework": framework, "port": port, "pid": pid}
-    return json.dumps(record | ({"workers": workers} if workers else {}))
+    if workers:
+        record["workers"] = workers
+    return json.dumps(record)
 
 
 def parse_ready_line(line: str) -> dict | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -158,3 +159,89 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
             await asyncio.sleep(0.01)
 
     return stop
+
+
+# Several processes (--workers): granian's own.
+WORKERS_KILL_TIMEOUT_S = 3  # granian then kills a worker that has not stopped (within STOP_TIMEOUT)
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``) as ``granian --workers N`` runs them: granian's
+    multi-process server (MPServer) spawns them, stops them on SIGTERM or SIGINT, and exits
+    non-zero when one dies (it respawns none unless told). Its workers are given the suite's socket
+    as SocketServer's one is, so that all accept from the socket bound before them, as granian
+    shares its own before 2.8 and off Linux (on Linux, 2.8 has each worker bind the address with
+    SO_REUSEPORT instead). Each has the settings one process has, on the loop --loop names."""
+    from granian.constants import Loops
+    from granian.server.mp import MPServer
+
+    class SocketMPServer(MPServer):
+        def __init__(self, target: str, sock: socket.socket, **kwargs: Any) -> None:
+            host, port = sock.getsockname()[:2]
+            super().__init__(target, address=host, port=port, **kwargs)
+            self.listening_socket = sock
+
+        def _init_shared_socket(self) -> None:
+            # SocketServer's hook, and the inheritable socket MPServer hands its spawned workers
+            # beside the holder (it carries the descriptor across).
+            self._ssp = None
+            self._shd = SocketHolder(os.dup(self.listening_socket.fileno()), False, self.backlog)
+            self._sfd = self._shd.get_fd()
+            self._sso = socket.socket(fileno=self._sfd)
+            self._sso.set_inheritable(True)
+
+    server = SocketMPServer(
+        "servers.starlette_server:make_app",  # named only: each worker builds it with worker_app
+        sock,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        runtime_threads=1,  # per worker, as one process has
+        websockets=True,
+        http1_settings=HTTP1_SETTINGS,
+        backlog=LISTEN_BACKLOG,
+        log_level=LogLevels.warning,
+        log_dictconfig=LOG_CONFIG,
+        log_access=False,
+        loop=Loops(loop),
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT_S,
+    )
+    server.serve(target_loader=functools.partial(worker_app, options), wrap_loader=False)
+
+
+def worker_app(options: ServerOptions) -> Any:
+    """The application as each worker builds it (granian's target loader, called in the worker
+    before its server starts)."""
+    from servers.workers import bind_to_supervisor  # not at one worker (servers/workers.py)
+
+    bind_to_supervisor()
+    report_once_serving()
+    return make_app(options)
+
+
+def report_once_serving() -> None:
+    """Tell the root once this worker accepts. granian has no hook for it: its spawn target runs the
+    application's lifespan start-up, then builds the Rust worker (ASGIWorker) and calls its serve
+    method, which takes the listening socket and starts the runtime accepting on it, then returns
+    and the event loop runs (2.8), or runs the loop itself (before). So this worker's ASGIWorker is
+    wrapped, in this process only, to put the report on the loop just before serve is called: it
+    runs once the loop turns, after the worker accepts."""
+    import granian.server.mp
+
+    from servers.workers import report_ready
+
+    worker_class = granian.server.mp.ASGIWorker
+
+    class Reporting:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.worker = worker_class(*args, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            serve = getattr(self.worker, name)
+
+            def reporting_serve(scheduler: Any, loop: asyncio.AbstractEventLoop, *args: Any) -> Any:
+                loop.call_soon(report_ready)
+                return serve(scheduler, loop, *args)
+
+            return reporting_serve
+
+    granian.server.mp.ASGIWorker = Reporting

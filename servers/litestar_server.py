@@ -272,3 +272,8 @@ def make_app(options: ServerOptions) -> Litestar:
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     # uvicorn runs the app's lifespan: the stores are entered, and ping_redis runs, before it serves.
     return await uvicorn_runner.serve(make_app(options), sock, options)
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``): uvicorn's own supervisor, as ``uvicorn --workers`` runs it."""
+    uvicorn_runner.serve_workers(make_app, sock, options, workers, loop)

@@ -16,6 +16,7 @@ client's offer is declined whatever --compression says (the registry's ws_deflat
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import socket
 from collections.abc import Callable
@@ -167,3 +168,36 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         await server.after_stop()
 
     return stop
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``) as Sanic runs them: its worker manager (``app.prepare(...,
+    workers=N)`` then ``Sanic.serve``, what ``app.run(workers=N)`` does) spawns the workers, which
+    accept from the socket bound before them, and stops them on SIGTERM or SIGINT. Each worker
+    builds the application with worker_app, through the AppLoader Sanic documents for an
+    application made by a factory."""
+    from sanic.worker.loader import AppLoader
+
+    loader = AppLoader(factory=functools.partial(worker_app, options, loop))
+    app = loader.load()  # the manager's copy, which only carries the settings to the workers
+    app.prepare(sock=sock, workers=workers)
+    Sanic.serve(primary=app, app_loader=loader)
+
+
+def worker_app(options: ServerOptions, loop: str) -> Sanic:
+    """The application as each worker (and the manager) builds it: make_app's, on the loop --loop
+    names (Sanic's own USE_UVLOOP), closing what is left of its connections after CLOSE_GRACE_S as
+    stop() does with one process (Sanic's own default waits 15 s), and telling the root it
+    accepts once its server has started (after_server_start runs after the socket is served)."""
+    from servers.workers import bind_to_supervisor, report_ready  # not at one worker (servers/workers.py)
+
+    bind_to_supervisor()
+    app = make_app(options)
+    app.config.USE_UVLOOP = loop == "uvloop"
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = CLOSE_GRACE_S
+
+    async def ready(app: Sanic) -> None:
+        report_ready()
+
+    app.after_server_start(ready)
+    return app

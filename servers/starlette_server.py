@@ -159,3 +159,10 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     from servers import uvicorn_runner
 
     return await uvicorn_runner.serve(make_app(options), sock, options)
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``): uvicorn's own supervisor, as ``uvicorn --workers`` runs it."""
+    from servers import uvicorn_runner  # as in start()
+
+    uvicorn_runner.serve_workers(make_app, sock, options, workers, loop)

@@ -252,3 +252,20 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
             await redis_client.aclose()
 
     return stop
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``) as Tornado documents them: the socket bound first (python -m
+    servers has), then ``tornado.process.fork_processes``, then in each child an HTTPServer on its
+    own IOLoop serving it (start()). max_restarts=0: Tornado restarts a child that dies, and a
+    benchmark must not carry on as if nothing happened; it fails instead. Tornado's parent only
+    waits for its children, so the supervisor hands SIGTERM and SIGINT on to them."""
+    import tornado.process
+
+    from servers.workers import forward_signals_to_group, run_worker  # not at one worker (servers/workers.py)
+
+    forward_signals_to_group()
+    tornado.process.fork_processes(workers, max_restarts=0)  # returns in each child only
+    code = run_worker(start, sock, options, loop)
+    if code:
+        raise SystemExit(code)

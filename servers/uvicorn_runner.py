@@ -10,7 +10,9 @@ installed: httptools for HTTP and the websockets library's Sans-I/O protocol for
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -64,3 +66,44 @@ async def serve(app: Any, sock: socket.socket, options: ServerOptions) -> Stop:
         await server.shutdown(sockets=[sock])
 
     return stop
+
+
+# Several processes (--workers): uvicorn's own.
+READY_TIMEOUT_S = 30.0  # for a worker to answer uvicorn's health check as started
+
+
+def serve_workers(
+    make_app: Callable[[ServerOptions], Any], sock: socket.socket, options: ServerOptions, workers: int, loop: str
+) -> None:
+    """Serve ``make_app(options)``'s application from ``workers`` processes as ``uvicorn --workers``
+    does: uvicorn's supervisor (uvicorn.supervisors.Multiprocess) spawns them on the socket bound
+    before them, and restarts one that dies (the root then ends the server: servers/workers.py).
+    Each worker runs uvicorn's Server.run with the configuration one process has (config()), on
+    the loop ``--loop`` names through uvicorn's own setting. The application is built in each
+    worker by a factory: a picklable callable, what uvicorn's import string amounts to."""
+    from uvicorn.supervisors import Multiprocess
+
+    from servers.workers import report_ready  # not at one worker (servers/workers.py)
+
+    class ReadyMultiprocess(Multiprocess):
+        def init_processes(self) -> None:
+            super().init_processes()
+            # uvicorn's own health check says when a worker's server has started (its socket
+            # served: Server.started): each is reported then.
+            for process in self.processes:
+                if process.wait_until_ready(READY_TIMEOUT_S, self.should_exit):
+                    report_ready(process.pid)
+
+    settings = config(functools.partial(worker_app, make_app, options), options)
+    settings.factory = True
+    settings.workers = workers
+    settings.loop = loop
+    ReadyMultiprocess(settings, sockets=[sock]).run()
+
+
+def worker_app(make_app: Callable[[ServerOptions], Any], options: ServerOptions) -> Any:
+    """The application in a worker (uvicorn's factory): the worker dies with the supervisor."""
+    from servers.workers import bind_to_supervisor
+
+    bind_to_supervisor()
+    return make_app(options)

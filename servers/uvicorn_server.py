@@ -211,3 +211,8 @@ def make_app(options: ServerOptions) -> ASGIApp:
 
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     return await uvicorn_runner.serve(make_app(options), sock, options)
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``): uvicorn's own supervisor, as ``uvicorn --workers`` runs it."""
+    uvicorn_runner.serve_workers(make_app, sock, options, workers, loop)

@@ -138,3 +138,12 @@ async def serve_legacy(routes: dict[str, Handler], settings: dict) -> WebSocketS
         await run(routes[ws.path], ws)
 
     return await serve(handler, process_request=process_request, **settings)
+
+
+def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loop: str) -> None:
+    """Several processes (``--workers``), as the library's deployment guide runs a server on several
+    cores: one server process each, the operating system routing connections to them, all on the
+    same port (``serve(..., reuse_port=True)``: here each on its own SO_REUSEPORT socket)."""
+    from servers.workers import reuse_port  # not at one worker (servers/workers.py)
+
+    reuse_port(start, sock, options, workers, loop)
