@@ -32,7 +32,7 @@ def with_workers(workload: workloads.Workload, count: int) -> workloads.Workload
     return dataclasses.replace(workload, workers=count)
 
 
-class WorkersPerCpu:
+class _WorkersPerCpu:
     """The number of workers that shared each of the server's CPUs: 1 when every worker had
     a CPU of its own; above 1 the figures are not the scaling they name."""
 
@@ -43,7 +43,7 @@ class WorkersPerCpu:
         return workers / max(1, len(setup.get("server_cpus") or [setup.get("server_cpu")]))
 
 
-class EchoWorkers(WorkersPerCpu, EchoComparison):
+class EchoWorkers(_WorkersPerCpu, EchoComparison):
     """The headline echo (32 B text, 100 connections) on 1 and 2 server processes."""
 
     params = [list(servers.FRAMEWORKS), WORKERS]
@@ -55,7 +55,7 @@ class EchoWorkers(WorkersPerCpu, EchoComparison):
         return self.measure()
 
 
-class GetJsonWorkers(WorkersPerCpu, Comparison):
+class GetJsonWorkers(_WorkersPerCpu, Comparison):
     """The headline GET /json (64 connections) on 1 and 2 server processes."""
 
     params = [["baseline", *servers.HTTP_FRAMEWORKS], WORKERS]

@@ -61,3 +61,13 @@ def test_a_workers_comparison_skips_picows_and_records_the_shared_cpus():
     if len(os.sched_getaffinity(0)) == 2:  # this host: both workers on the server's one CPU
         assert measured.setup["server_cpus"] == [min(os.sched_getaffinity(0))]
         assert "2 workers share 1 CPU" in measured.setup["workers_note"]
+
+
+def test_asv_finds_the_two_workers_classes_and_not_their_mixin():
+    # A mixin asv can see is a benchmark of its own, failing in every run (as it did once).
+    from asv_runner.discovery import disc_benchmarks
+
+    from harness.process import ROOT
+
+    classes = {b.name.rsplit(".", 1)[0] for b in disc_benchmarks(str(ROOT / "benchmarks")) if "workers" in b.name}
+    assert classes == {"bench_workers.EchoWorkers", "bench_workers.GetJsonWorkers"}
