@@ -11,6 +11,9 @@ profiles saved with the results. The wall-clock headline is printed below for co
 judged: the host moves it by more than releases do. Without cost figures, or with ``--metric``, it judges that
 wall-clock metric on the headline benchmarks (benchmarks/headline.txt) at ``--threshold``:
 ``track_ratio_to_baseline`` by default, measured against the baseline in the same rounds.
+``--old-results`` reads the OLD side from another results set, such as an earlier
+publication of the same commit, whose files would otherwise share names with the new ones
+(harness.ci compares a CI run with the previously published results that way).
 The work is in harness.report.
 """
 
@@ -41,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machine", help="asv machine name (default: the only one in results/)")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument(
+        "--old-results", type=Path, help="the results set to read OLD from, profiles beside it (default: --results)"
+    )
+    parser.add_argument(
         "--threshold", type=float, default=10.0, help="percent slower that fails a wall-clock figure (default 10)"
     )
     parser.add_argument(
@@ -53,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", nargs="*", help="benchmark classes (default: benchmarks/headline.txt)")
     args = parser.parse_args(argv)
     runs = load_runs(args.results)
+    old_runs = runs if args.old_results is None else load_runs(args.old_results)
     machine = args.machine
     if machine is None:
         found = machines(runs)
@@ -60,15 +67,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"name one --machine of {found}")
         machine = found[0]
     if args.commits:
-        old = _pick(runs, machine, commit=args.commits[0], env=args.env)
+        old = _pick(old_runs, machine, commit=args.commits[0], env=args.env)
         new = _pick(runs, machine, commit=args.commits[1], env=args.env)
     else:
-        old = _pick(runs, machine, commit=args.commit, env=args.envs[0])
+        old = _pick(old_runs, machine, commit=args.commit, env=args.envs[0])
         new = _pick(runs, machine, commit=args.commit, env=args.envs[1])
     print(f"old: {old.commit[:8]} {old.env}\nnew: {new.commit[:8]} {new.env}")
     metric = args.metric or "track_ratio_to_baseline"
     wall_lines, wall_regressed = compare(old, new, args.bench or headline_classes(), metric, args.threshold)
-    cost_lines, cost_regressed, compared = compare_cost(old, new, args.results, args.cost_threshold)
+    cost_lines, cost_regressed, compared = compare_cost(
+        old, new, args.results, args.cost_threshold, old_results_dir=args.old_results
+    )
     if args.metric is None and (compared or cost_regressed):
         lines, regressed = cost_lines, cost_regressed
         judged = "instructions and system calls per operation, larger is worse"

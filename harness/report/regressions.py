@@ -64,10 +64,22 @@ def cost_classes(run: Run) -> list[str]:
     return sorted(name.rsplit(".", 1)[0] for name in run.values if name.endswith(f".{COST_METRICS[0]}"))
 
 
-def movers(old: Run, new: Run, results_dir: Path, framework: str, case: str, top: int = MOVERS) -> list[str]:
+def movers(
+    old: Run,
+    new: Run,
+    results_dir: Path,
+    framework: str,
+    case: str,
+    top: int = MOVERS,
+    old_results_dir: Path | None = None,
+) -> list[str]:
     """The functions whose instructions per operation changed most between the two runs'
-    profiles of ``framework`` on ``case``, or why they cannot be named."""
-    paths = [record_path(results_dir, r.machine, r.commit, r.env, case, framework) for r in (old, new)]
+    profiles of ``framework`` on ``case``, or why they cannot be named. ``old_results_dir``:
+    where ``old``'s results (and so its profiles) are, when not in ``results_dir``."""
+    paths = [
+        record_path(where, r.machine, r.commit, r.env, case, framework)
+        for where, r in ((old_results_dir or results_dir, old), (results_dir, new))
+    ]
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         return [f"no profile to name functions: {', '.join(missing)} missing"]
@@ -90,11 +102,12 @@ def _labelled(run: Run, benchmark: str) -> dict[str, float | None]:
 
 
 def compare_cost(
-    old: Run, new: Run, results_dir: Path, threshold: float = COST_THRESHOLD
+    old: Run, new: Run, results_dir: Path, threshold: float = COST_THRESHOLD, old_results_dir: Path | None = None
 ) -> tuple[list[str], bool, int]:
     """Report lines, whether instructions or system calls per operation grew beyond
     ``threshold`` percent anywhere (or a figure measured before failed now), and how many
-    figures were compared. Each figure that moved either way names its movers."""
+    figures were compared. Each figure that moved either way names its movers, from the
+    profiles beside ``results_dir`` (``old``'s beside ``old_results_dir`` when given)."""
     lines = [f"{'benchmark':<45} {'framework, case':<40} {'old':>13} {'new':>13} {'change':>8}"]
     regressed, compared = False, 0
     for cls in sorted(set(cost_classes(old)) & set(cost_classes(new))):
@@ -120,7 +133,10 @@ def compare_cost(
                     flag = "  less"
                 lines.append(f"{name:<45} {label:<40} {before:>13,.2f} {after:>13,.2f} {change:>+7.2f}%{flag}")
                 if flag and metric == COST_METRICS[0]:
-                    lines.extend(f"    {line}" for line in movers(old, new, results_dir, framework, case))
+                    lines.extend(
+                        f"    {line}"
+                        for line in movers(old, new, results_dir, framework, case, old_results_dir=old_results_dir)
+                    )
     if len(lines) == 1:
         lines.append("(no cost figure has values in both result sets)")
     return lines, regressed, compared
