@@ -191,7 +191,7 @@ class ArticleWorkload(Comparison):
     # The window is only a bound: the job is fixed, ~5 s a framework (100,000 messages
     # through 1,000 connections, itself an average over them). One job a framework: twelve
     # frameworks' second job cost a minute of the default run's 30, which the workers family
-    # (bench_workers) took; a third went before it for the fixed-load family.
+    # (bench_workers) took.
     rounds = Rounds(rounds=1, window_s=120.0)
 
     def workloads(self) -> dict[tuple, Workload]:
