@@ -2,12 +2,14 @@
 no framework under test (picows for WebSocket, a bare asyncio Protocol for HTTP, both on
 uvloop), so a new aiohttp release cannot move Tornado's figures.
 
-Run as ``python -m harness.loadgen '<spec>' [cpu]`` (or ``@<file>`` holding the spec, for
-specs too large for a command line), where the spec is a harness.loadspec record as JSON. It
+Run as ``python -m harness.loadgen - [cpu]`` with the spec (a harness.loadspec record as
+JSON) as the first line of stdin, as the harness starts it, here or over SSH on another host
+(harness/topology.py); ``'<spec>'`` or ``@<file>`` in place of ``-`` for a run by hand. It
 pins itself to ``cpu`` once its imports are done, connects, warms up, prints a Ready line,
 then answers each ``go <seconds>`` line on stdin with one WindowResult line, or each
 ``burst`` line with one for a burst (every connection sends one request at the same moment;
-the record once all have answered), until ``quit``. Closed loop: every connection keeps
+the record once all have answered), until ``quit``; when stdin ends it exits at once, in
+the middle of a window too, for nobody is left to answer. Closed loop: every connection keeps
 exactly one request in flight. HTTP and WebSocket echo also run open loop: ``go <seconds>
 <rate>`` sends at fixed intended times (openloop.Schedule) on whichever connection is free,
 and times each reply from its intended send time, so a slow server cannot slow the sender
