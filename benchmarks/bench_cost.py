@@ -16,7 +16,7 @@ import dataclasses
 import sys
 
 import servers
-from harness.compare import quick
+from harness.compare import on_primary_interpreter, quick
 from harness.cost import store
 from harness.cost.cases import FLAMEGRAPH_WORKLOADS, HEADLINE_CASES, WORKLOAD_CASES
 from harness.cost.family import measure_costs
@@ -137,7 +137,12 @@ def flamegraph_plan() -> list[tuple[Workload, str]]:
 
 def record_flamegraphs() -> None:
     """py-spy flame graphs of every server at full load on the headline workloads, saved
-    with the run; a flame graph that cannot be made is reported, not fatal: the figures stand."""
+    with the run; a flame graph that cannot be made is reported, not fatal: the figures stand.
+    Only on the primary interpreter: on the others (harness/interpreters.py) they would add a
+    minute each to the default run, and the instruction profiles are there for every one."""
+    if not on_primary_interpreter():
+        print("flame graphs: recorded on the primary interpreter only (harness/interpreters.py)", file=sys.stderr)
+        return
     reason = py_spy_missing()
     seconds = SMOKE_FLAMEGRAPH_SECONDS if quick() else FLAMEGRAPH_SECONDS
     for workload, framework in flamegraph_plan():

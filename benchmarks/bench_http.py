@@ -15,7 +15,7 @@ from harness.experiments import clients
 from harness.workloads import Workload
 from servers import contract
 
-from .common import HEADLINE_RUN, SHORT_RUN, Comparison, Experiment, tracked
+from .common import HEADLINE_RUN, SHORT_RUN, Comparison, Experiment, headline_rounds, tracked
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 ECHO_CONNECTIONS = 16
@@ -49,6 +49,9 @@ class GetJson(Comparison):
 
     workload = workloads.headline_get_json()
     rounds = HEADLINE_RUN
+
+    def rounds_for(self, key: tuple) -> Rounds:
+        return headline_rounds()  # shorter on the other interpreters (common.OTHER_INTERPRETER_RUN)
 
     def setup_cache(self) -> dict:
         return self.measure()

@@ -26,7 +26,7 @@ from harness import workloads
 from harness.compare import Rounds, quick
 from harness.workloads import Workload
 
-from .common import HEADLINE_RUN, SHORT_RUN, Comparison, EchoComparison, MemoryComparison
+from .common import HEADLINE_RUN, SHORT_RUN, Comparison, EchoComparison, MemoryComparison, headline_rounds
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 SIZES = [32, 1024, 64 * 1024]
@@ -41,6 +41,9 @@ class EchoText32B(EchoComparison):
 
     workload = workloads.headline_ws_echo()
     rounds = HEADLINE_RUN
+
+    def rounds_for(self, key: tuple) -> Rounds:
+        return headline_rounds()  # shorter on the other interpreters (common.OTHER_INTERPRETER_RUN)
 
     def setup_cache(self) -> dict:
         return self.measure()

@@ -13,6 +13,8 @@ caller must not publish), 0 otherwise, naming every environment that was not mea
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import logging
 import math
 import os
@@ -32,12 +34,16 @@ from asv.machine import Machine, MachineCollection
 from asv.repo import get_repo
 from asv.results import Results, get_existing_hashes, get_filename
 
-from harness.compare import QUICK_ENV
+from harness import interpreters
+from harness.compare import PRIMARY_PYTHON_ENV, QUICK_ENV
 from harness.cost import store
-from harness.report.results import QUICK_SUFFIX
+from harness.report.interpreters import load_verdicts, verdicts_path
+from harness.report.results import QUICK_SUFFIX, headline_pattern
 
 ASV = [sys.executable, "-m", "asv"]
 OK_STATUSES = ("measured", "kept")
+# An interpreter the config names that this host does not have: n/a, neither measured nor a failure.
+NO_INTERPRETER = "no interpreter"
 CAUSE_CHARS = 300  # a cause is one line of a summary; the full output is above it
 CREATE_WORKERS = max(1, len(os.sched_getaffinity(0)))
 
@@ -89,12 +95,18 @@ class Verdict:
 
     env: str
     commit: str
-    status: str  # measured, kept, not created, not built, nothing ran, failed, no results
+    status: str  # measured, kept, not created, not built, nothing ran, failed, no results, no interpreter
     detail: str
+    python: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status in OK_STATUSES
+
+    @property
+    def unavailable(self) -> bool:
+        """An interpreter this host lacks: n/a with the reason, no failure of the run."""
+        return self.status == NO_INTERPRETER
 
 
 def _values(results: Results, key: str) -> list:
@@ -192,10 +204,16 @@ def report(label: str, verdicts: list[Verdict], machine: str, config: Path, asv_
     lines = [f"{label}: summary for machine {machine!r}, {config}, commit {', '.join(c[:8] for c in commits)} ({ran})"]
     for v in verdicts:
         where = v.env if len(commits) == 1 else f"{v.env} @ {v.commit[:8]}"
-        lines.append(f"  {'ok' if v.ok else 'NOT MEASURED':<12} {where}: {v.status}: {v.detail}")
+        mark = "ok" if v.ok else "n/a" if v.unavailable else "NOT MEASURED"
+        lines.append(f"  {mark:<12} {where}: {v.status}: {v.detail}")
+    missing = [v for v in verdicts if v.unavailable]
+    verdicts = [v for v in verdicts if not v.unavailable]
     bad = [v for v in verdicts if not v.ok]
     unit = "environments" if len(commits) == 1 else "environment-commit pairs"
     good = len(verdicts) - len(bad)
+    if missing:
+        pythons = ", ".join(sorted({v.python for v in missing}))
+        lines.append(f"{label}: n/a on this host: Python {pythons} (not installed; see the lines above).")
     if not bad:
         lines.append(f"{label}: all {len(verdicts)} {unit} measured.")
     elif good:
@@ -213,6 +231,42 @@ def report(label: str, verdicts: list[Verdict], machine: str, config: Path, asv_
 def exit_status(verdicts: list[Verdict]) -> int:
     """1 when nothing was measured (nor already measured), else 0."""
     return 0 if any(v.ok for v in verdicts) else 1
+
+
+def configured_pythons(conf: Config) -> list[str]:
+    """The versions a config names: its ``pythons``, then any an ``include`` entry adds."""
+    named = [str(p) for p in conf.pythons]
+    named += [str(entry["python"]) for entry in getattr(conf, "include", None) or [] if "python" in entry]
+    return [p for p in dict.fromkeys(named) if p != "same"]
+
+
+def use_interpreters(conf: Config, label: str) -> list[interpreters.Interpreter]:
+    """Looks up every configured Python (harness.interpreters) and puts those found first on
+    PATH, for asv here and for the asv run it starts; returns them all, found or not."""
+    found = interpreters.find_all(configured_pythons(conf))
+    folder = interpreters.link_folder(found, Path(conf.env_dir) / ".pythons")
+    os.environ["PATH"] = interpreters.with_folder_first(folder)
+    for interpreter in found:
+        if interpreter.found:
+            print(f"{label}: Python {interpreter.version}: {interpreter.executable}")
+        else:
+            print(f"{label}: Python {interpreter.version}: n/a: {interpreter.reason}")
+    return found
+
+
+def record_verdicts(results_dir: Path, machine: str, verdicts: list[Verdict]) -> None:
+    """Keeps each commit's verdicts beside its profiles (report.interpreters.verdicts_path), merged with earlier
+    runs' by environment, so that the site can say why an environment or interpreter has no
+    figures; an environment measured once stays measured when a later run only kept it."""
+    for commit in sorted({v.commit for v in verdicts}):
+        path = verdicts_path(results_dir, machine, commit)
+        known = load_verdicts(results_dir, machine, commit)
+        for v in verdicts:
+            if v.commit != commit or (v.status == "kept" and v.env in known):
+                continue
+            known[v.env] = {"python": v.python, "status": v.status, "detail": v.detail}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
 
 
 def parse_run_args(config: Path, asv_args: list[str]) -> argparse.Namespace:
@@ -306,6 +360,8 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     if args.dry_run:
         print(f"{label}: --dry-run records nothing to publish; run asv directly", file=sys.stderr)
         return 2
+    pythons = [] if quick else use_interpreters(conf, label)
+    primary = interpreters.primary(configured_pythons(conf)) if pythons else ""
     envs = list(environment.get_environments(conf, args.env_spec, verbose=False))
     if any(isinstance(env, environment.ExistingEnvironment) for env in envs) and not quick:
         print(f"{label}: measures in asv's own environments; for this interpreter run asv run --python=same "
@@ -315,6 +371,8 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
         print(f"{label}: FAILED: no environment of {config} can be made on this host "
               f"(pythons {conf.pythons} not found?); nothing is published.")  # fmt: skip
         return 1
+    wanted = {env.python for env in envs}
+    absent = [p for p in pythons if not p.found and (not args.env_spec or p.version in wanted)]
     commits = [get_repo(conf).get_hash_from_name("HEAD")] if quick else resolve_commits(conf, args)
     if not commits:
         print(f"{label}: FAILED: the arguments {asv_args} select no commit; nothing is published.")
@@ -363,18 +421,29 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
 
     asv_status = None
     since_ms = time.time() * 1000
-    if created:
-        selected = asv_args if not not_created else [*_without_env_options(asv_args), *_env_options(created)]
+    # The cost benchmarks save their profiles beside the results of this machine (harness/cost/store.py).
+    env = {**os.environ, store.RESULTS_ENV: str(Path(conf.results_dir).resolve()), store.MACHINE_ENV: machine}
+    if args.quick:
+        env[QUICK_ENV] = "1"
+    if primary:
+        env[PRIMARY_PYTHON_ENV] = primary
+    for names, extra in asv_passes(envs, created, primary, asv_args):
+        selected = asv_args if names is None else [*_without_env_options(asv_args), *_env_options(names), *extra]
         sys.stdout.flush()
-        # The cost benchmarks save their profiles beside the results of this machine (harness/cost/store.py).
-        env = {**os.environ, store.RESULTS_ENV: str(Path(conf.results_dir).resolve()), store.MACHINE_ENV: machine}
-        if args.quick:
-            env[QUICK_ENV] = "1"
         command = [*ASV, "run", "--config", str(config), "--machine", machine, *selected]
-        asv_status = subprocess.run(command, env=env).returncode
+        status = subprocess.run(command, env=env).returncode
+        # asv's own meaning: 0 all well, 2 a benchmark failed, anything else it stopped early.
+        asv_status = status if asv_status in (None, 0) or status not in (0, 2) else asv_status
     installed = None if quick else {env.name: env.installed_commit_hash for env in envs}
     names = [env.name for env in envs]
     verdicts = judge(Path(conf.results_dir), machine, names, commits, since_ms, not_created, installed, asv_status)
+    by_name = {env.name: str(env.python) for env in envs}
+    verdicts = [dataclasses.replace(v, python=by_name.get(v.env, "")) for v in verdicts]
+    verdicts += [
+        Verdict(f"py{p.version}", c, NO_INTERPRETER, p.reason, python=p.version) for p in absent for c in commits
+    ]
+    if not quick:
+        record_verdicts(Path(conf.results_dir), machine, verdicts)
     text = report(label, verdicts, machine, config, asv_status)
     print("\n" + text)
     if summary is not None:
@@ -391,6 +460,24 @@ def quick_pass(config: Path, asv_args: list[str]) -> tuple[list[str], argparse.N
     kept = [a for a in asv_args if a not in ("--skip-existing-successful", "--skip-existing")]
     asv_args = [*kept, "--python=same", "--set-commit-hash", "HEAD"]
     return asv_args, parse_run_args(config, asv_args)
+
+
+def asv_passes(
+    envs: list[environment.Environment], created: list[str], primary: str, asv_args: list[str]
+) -> list[tuple[list[str] | None, list[str]]]:
+    """The asv runs to make: (environment names, or None for the arguments as given; extra
+    arguments). Environments on the primary interpreter run what the arguments select; those
+    on the others run only the headline and its cost (harness/interpreters.py says why),
+    unless the arguments name benchmarks themselves. One pass when nothing needs splitting."""
+    if not created:
+        return []
+    others = [e.name for e in envs if e.name in created and primary and str(e.python) != primary]
+    if not others:
+        return [(None if len(created) == len(envs) else created, [])]
+    firsts = [name for name in created if name not in others]
+    chose_benchmarks = any(a in ("-b", "--bench") or a.startswith(("--bench=", "-b")) for a in asv_args)
+    narrowed = [] if chose_benchmarks else ["--bench", headline_pattern()]
+    return [*([(firsts, [])] if firsts else []), (others, narrowed)]
 
 
 def _env_options(names: list[str]) -> list[str]:

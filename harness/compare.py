@@ -36,6 +36,18 @@ def quick() -> bool:
     return os.environ.get(QUICK_ENV) == "1"
 
 
+# The interpreter every benchmark runs on (harness/interpreters.py), as python -m harness.asv_run
+# tells the benchmarks; the other interpreters run the headline only, in shorter rounds.
+PRIMARY_PYTHON_ENV = "BENCH_PRIMARY_PYTHON"
+
+
+def on_primary_interpreter() -> bool:
+    """Whether this process runs on the primary interpreter (or nobody said which that is:
+    asv run by hand, a test)."""
+    primary = os.environ.get(PRIMARY_PYTHON_ENV)
+    return not primary or primary == f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
 @dataclass(frozen=True)
 class Rounds:
     """How long to measure: ``rounds`` windows of ``window_s`` after a ``warmup_s`` warm-up."""

@@ -23,14 +23,16 @@ from pathlib import Path
 
 from harness.process import ROOT
 from harness.report import assets, cost_page, page, speedscope, summary
-from harness.report.results import headline_classes, load_runs
+from harness.report.interpreters import load_verdicts
+from harness.report.results import headline_classes, latest_runs, load_runs
 
 
 def build(results_dir: Path, html_dir: Path, assets_dir: Path = assets.ASSETS_DIR) -> Path:
     """Write html/frameworks.html and html/cost.html (with its pages), link them from asv's
     index.html, vendor asv's scripts and the speedscope viewer."""
     runs = load_runs(results_dir)
-    written = page.write(runs, html_dir)
+    verdicts = {machine: load_verdicts(results_dir, machine, run.commit) for machine, run in latest_runs(runs).items()}
+    written = page.write(runs, html_dir, verdicts)
     viewer = speedscope.vendor_speedscope(html_dir)
     if viewer is None:
         print(
@@ -62,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
         assets.fetch(args.assets)
         return
     written = build(args.results, args.html, args.assets)
-    print(summary.render(load_runs(args.results), headline_classes()))
+    runs = load_runs(args.results)
+    verdicts = {machine: load_verdicts(args.results, machine, run.commit) for machine, run in latest_runs(runs).items()}
+    print(summary.render(runs, headline_classes(), verdicts))
     print(f"site: wrote {written} and {args.html / cost_page.PAGE}")
 
 

@@ -244,7 +244,8 @@ def test_releases_sh_fails_naming_each_release_that_cannot_be_installed(tmp_path
 
 def test_bench_sh_fails_when_its_only_environment_cannot_be_created(tmp_path):
     matrix = {"req": {"aiohttp": "0.0.999", "tornado": "", "websockets": ""}}
-    run = script("bench.sh", tmp_path, config(tmp_path, "asv.conf.json", matrix=matrix), tmp_path / "home")
+    conf = config(tmp_path, "asv.conf.json", matrix=matrix, pythons=["3.11"])
+    run = script("bench.sh", tmp_path, conf, tmp_path / "home")
     out = run.stdout + run.stderr
     assert run.returncode == 1, out
     assert "No matching distribution found for aiohttp==0.0.999" in out
@@ -353,3 +354,49 @@ def test_a_failed_build_of_the_suites_wheel_leaves_nothing_to_reuse(tmp_path):
     with pytest.raises(subprocess.CalledProcessError):
         suite_wheel.shared_wheel(commit, tmp_path / "not-a-project", tmp_path / "suite-wheels")
     assert [p.name for p in (tmp_path / "suite-wheels").iterdir()] == [".lock"]
+
+
+# The interpreter axis: a stand-in headline class and one that is not (harness/interpreters.py).
+TWO_CLASSES = (
+    FAKE_BENCHMARK
+    + """
+
+class NotTheHeadline:
+    params = [["baseline", "aiohttp"]]
+    param_names = ["framework"]
+
+    def track_time_per_op(self, framework):
+        return 2e-5
+
+    track_time_per_op.unit = "seconds"
+"""
+)
+
+
+def test_bench_sh_runs_the_headline_on_the_other_interpreters_and_says_which_are_missing(tmp_path):
+    benchmarks = tmp_path / "benchmarks"
+    benchmarks.mkdir()
+    (benchmarks / "__init__.py").write_text("")
+    (benchmarks / "bench_websocket.py").write_text(TWO_CLASSES)
+    conf = config(tmp_path, "asv.conf.json", pythons=["3.11", "3.10", "3.97"], matrix={}, benchmark_dir=str(benchmarks),
+                  build_command=[], install_command=[], uninstall_command=[])  # fmt: skip
+    run = script("bench.sh", tmp_path, conf, tmp_path / "home")
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    primary = json.loads((tmp_path / "results" / HOST / f"{head[:8]}-virtualenv-py3.11.json").read_text())
+    other = json.loads((tmp_path / "results" / HOST / f"{head[:8]}-virtualenv-py3.10.json").read_text())
+    assert {"bench_websocket.EchoText32B.track_time_per_op", "bench_websocket.NotTheHeadline.track_time_per_op"} <= set(
+        primary["results"]
+    )
+    assert set(other["results"]) == {"bench_websocket.EchoText32B.track_time_per_op"}, "only the headline there"
+    assert other["python"] == "3.10"
+    summary = run.stdout.strip().splitlines()
+    missing = next(line for line in summary if "py3.97" in line and line.lstrip().startswith("n/a"))
+    assert "no interpreter" in missing and "python3.97 is not on PATH" in missing, missing
+    assert any(line.startswith("bench: all 2 environments measured.") for line in summary), summary[-6:]
+    kept = json.loads(next((tmp_path / "profiles" / HOST / head).glob("environments.json")).read_text())
+    assert kept["py3.97"]["status"] == "no interpreter" and kept["virtualenv-py3.10"]["status"] == "measured"
+    page = (tmp_path / "html" / "frameworks.html").read_text()
+    assert 'id="interpreters"' in page and "Python 3.10" in page and "Python 3.97" in page
+    assert "not on this host: python3.97 is not on PATH" in page

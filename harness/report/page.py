@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import servers
 from harness.compare import QUICK_WINDOW_S
 from harness.report import claims, fixed_load, ladder, svg, verdict, workers
+from harness.report import interpreters as by_interpreter
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
 from harness.report.results import (
     BenchmarkCase,
     Run,
+    configured_pythons,
     headline_classes,
     is_quick,
     latest_runs,
@@ -280,6 +283,30 @@ def _workers_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) ->
     return out
 
 
+def _interpreters_section(runs: list[Run], verdicts: Mapping[str, by_interpreter.Verdicts]) -> list[str]:
+    pythons = configured_pythons()
+    made = by_interpreter.tables(runs, pythons, verdicts)
+    if not made:
+        return []
+    out = [
+        '<h2 id="interpreters">Across interpreters</h2>',
+        f'<p class="meta">The headline workloads on every Python the suite is configured for ({", ".join(pythons)}; '
+        f"every benchmark runs on {_e(pythons[0])}, the others run the headline), each from the default "
+        "environment's newest run on that interpreter. Instructions per operation (one operation in flight, "
+        "cost.html) are the figure to compare interpreters by: the host cannot move them, and the change from "
+        f"Python {_e(pythons[0])} is written beside them. Throughput comes from a separate run per interpreter, in "
+        "shorter rounds on the other interpreters, so the host's drift between runs is in its differences. n/a: "
+        "the interpreter is not on the host, or its environment could not be made (the reason is given).</p>",
+    ]
+    for t in made:
+        out.append(f'<h3 class="interpreters-workload" id="python-{verdict.slug(t.machine)}-{verdict.slug(t.cls)}">')
+        out.append(
+            f"{_e(t.title)} <small>{_e(t.cls)} and bench_cost.HeadlineCost on {machine_name(t.machine)}</small></h3>"
+        )
+        out.append(by_interpreter.html_table(t, pythons[0]))
+    return out
+
+
 def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str, str, str], Run]) -> list[str]:
     out = ['<h2 id="releases">Across releases</h2>']
     if not releases:
@@ -314,15 +341,19 @@ def _releases_section(found: dict[str, BenchmarkCase], releases: dict[tuple[str,
     return out
 
 
-def render(runs: list[Run], headline: list[str] | None = None) -> str:
-    """The whole page for these runs; ``headline``: the ladder's workloads (default benchmarks/headline.txt)."""
+def render(
+    runs: list[Run], headline: list[str] | None = None, verdicts: Mapping[str, by_interpreter.Verdicts] | None = None
+) -> str:
+    """The whole page for these runs; ``headline``: the ladder's workloads (default benchmarks/headline.txt);
+    ``verdicts``: per machine, its newest commit's environment verdicts (why an interpreter has no figures)."""
     found = workloads(runs)
     out = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
         '<nav><a href="index.html">← asv graphs</a><a href="#verdict">Verdict</a><a href="#ladder">The ladder</a>'
-        '<a href="#fixed-load">Fixed load</a><a href="#workers">Workers</a><a href="#side-by-side">Side by side</a>'
+        '<a href="#fixed-load">Fixed load</a><a href="#workers">Workers</a><a href="#interpreters">Interpreters</a>'
+        '<a href="#side-by-side">Side by side</a>'
         '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
         *_verdict_section(runs, found),
@@ -336,6 +367,7 @@ def render(runs: list[Run], headline: list[str] | None = None) -> str:
         *_ladder_section(found, latest_runs(runs), headline_classes() if headline is None else headline),
         *_fixed_load_section(found, latest_runs(runs)),
         *_workers_section(found, latest_runs(runs)),
+        *_interpreters_section(runs, verdicts or {}),
         *_side_by_side_section(found, latest_runs(runs)),
         *_releases_section(found, release_runs(runs)),
         "</body></html>",
@@ -353,9 +385,9 @@ def link_from_index(index: Path, link: str = NAV_LINK) -> None:
     index.write_text(text.replace(NAV_ANCHOR, link + "\n\t" + NAV_ANCHOR, 1))
 
 
-def write(runs: list[Run], html_dir: Path) -> Path:
+def write(runs: list[Run], html_dir: Path, verdicts: Mapping[str, by_interpreter.Verdicts] | None = None) -> Path:
     """Write html_dir/frameworks.html and link it from asv's index.html there."""
     page = html_dir / "frameworks.html"
-    page.write_text(render(runs))
+    page.write_text(render(runs, verdicts=verdicts))
     link_from_index(html_dir / "index.html")
     return page

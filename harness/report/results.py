@@ -47,6 +47,7 @@ class Run:
     env_vars: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({})
     )  # asv's env_nobuild variables of the environment
+    python: str = ""  # the interpreter's MAJOR.MINOR ("" in results that do not say)
 
     @property
     def release(self) -> tuple[str, str] | None:
@@ -112,6 +113,7 @@ def _read(path: Path) -> Run | None:
         pins=MappingProxyType({k: v for k, v in requirements.items() if v}),
         values=MappingProxyType(values),
         env_vars=MappingProxyType(dict(data.get("env_vars") or {})),
+        python=str(data.get("python") or (data.get("params") or {}).get("python") or ""),
     )
 
 
@@ -130,12 +132,42 @@ def machines(runs: Iterable[Run]) -> list[str]:
     return sorted({run.machine for run in runs})
 
 
-def latest_runs(runs: Iterable[Run]) -> dict[str, Run]:
-    """The default environment's newest commit per machine."""
+def configured_pythons() -> list[str]:
+    """asv.conf.json's ``pythons``: the first is the primary interpreter, where every benchmark
+    runs; the others run the headline only (harness/interpreters.py)."""
+    from asv.util import load_json  # the reports run where asv is, the benchmarks need not
+
+    return [str(p) for p in load_json(str(ROOT / "asv.conf.json"), js_comments=True)["pythons"]]
+
+
+def primary_python() -> str:
+    return configured_pythons()[0]
+
+
+def on_primary(run: Run, primary: str | None = None) -> bool:
+    """Whether ``run`` is on the primary interpreter (a run that does not say is, as the
+    suite's results were before it had other interpreters; so is a quick pass's)."""
+    return not run.python or run.python == (primary or primary_python()) or is_quick(run.machine)
+
+
+def latest_runs(runs: Iterable[Run], python: str | None = None) -> dict[str, Run]:
+    """The default environment's newest commit per machine, on ``python`` (default: the primary
+    interpreter, where every benchmark runs)."""
+    wanted = python or primary_python()
     newest: dict[str, Run] = {}
     for run in runs:
-        if not run.pins:
+        if not run.pins and (run.python == wanted or (python is None and on_primary(run, wanted))):
             newest[run.machine] = max(newest.get(run.machine, run), run, key=lambda r: r.recency)
+    return dict(sorted(newest.items()))
+
+
+def interpreter_runs(runs: Iterable[Run]) -> dict[tuple[str, str], Run]:
+    """(machine, python) -> the default environment's newest run on that interpreter."""
+    newest: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        if not run.pins and run.python:
+            key = (run.machine, run.python)
+            newest[key] = max(newest.get(key, run), run, key=lambda r: r.recency)
     return dict(sorted(newest.items()))
 
 
@@ -207,3 +239,9 @@ def throughput(seconds_per_op: float | None) -> float | None:
 def headline_classes() -> list[str]:
     """The headline benchmark classes (benchmarks/headline.txt), as module.Class."""
     return [line.strip() for line in HEADLINE_FILE.read_text().splitlines() if line.strip()]
+
+
+def headline_pattern() -> str:
+    """asv's --bench for the headline and its cost (scripts/releases.sh says the same in shell)."""
+    names = [name.replace(".", r"\.") for name in (*headline_classes(), "bench_cost.HeadlineCost")]
+    return "^(" + "|".join(names) + r")\."

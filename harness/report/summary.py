@@ -1,21 +1,26 @@
 """The terminal summary of the default run: the verdict (harness/report/verdict.py), headline
 figures, headroom, saturation, client-bound figures, the ladder of each headline workload
 (harness/report/ladder.py), the cost at the fixed rate (harness/report/fixed_load.py) and
-several workers (harness/report/workers.py)."""
+several workers (harness/report/workers.py) and the headline across interpreters
+(harness/report/interpreters.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness.compare import QUICK_WINDOW_S
 from harness.report import fixed_load, ladder, verdict, workers
+from harness.report import interpreters as by_interpreter
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
-from harness.report.results import BASELINE, Run, is_quick, latest_runs, workloads
+from harness.report.interpreters import Verdicts
+from harness.report.results import BASELINE, Run, configured_pythons, is_quick, latest_runs, primary_python, workloads
 from harness.stats import SATURATED_CPU_PCT
 
 HEADER = ("workload", "framework", "ops/s", "x baseline", "server CPU", "generator CPU", "bound by")
 ROW = "  {:<34} {:<11} {:>9} {:>10} {:>10} {:>13}  {}"
 
 
-def render(runs: list[Run], headline_classes: list[str]) -> str:
+def render(runs: list[Run], headline_classes: list[str], verdicts: Mapping[str, Verdicts] | None = None) -> str:
     """The default run's figures in words, for the terminal: per machine, the headline
     workloads' throughput, × baseline (the generator's headroom) and server CPU, and every
     framework figure, headline or not, whose server was not saturated."""
@@ -69,4 +74,7 @@ def render(runs: list[Run], headline_classes: list[str]) -> str:
             lines.extend(fixed_load.terminal_block(t))
         for t in workers.tables(run, found):
             lines.extend(workers.terminal_block(t))
+        for t in by_interpreter.tables(runs, configured_pythons(), verdicts):
+            if t.machine == machine:
+                lines.extend(by_interpreter.terminal_block(t, primary_python()))
     return "\n".join(lines) if lines else "No results from the default environment (latest releases) yet."
