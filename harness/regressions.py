@@ -1,8 +1,10 @@
 """python -m harness.regressions: did anything get slower between two results?
 
 Compares two asv result sets from results/ — two commits in one environment
-(``--commits OLD NEW``), or two environments such as two framework releases at one commit
-(``--envs OLD NEW``) — and exits 1 when a judged value grew beyond its threshold.
+(``--commits OLD NEW``), two environments such as two framework releases at one commit
+(``--envs OLD NEW``), or the default environment on two interpreters at one commit
+(``--pythons 3.11 3.12``, harness/interpreters.py) — and exits 1 when a judged value grew
+beyond its threshold.
 
 Where both sets hold the cost family (benchmarks/bench_cost.py), it judges instructions
 and system calls per operation, at ``--cost-threshold`` (0.5 %: five runs kept every
@@ -34,13 +36,37 @@ def _pick(runs: list[Run], machine: str, *, commit: str | None, env: str | None)
     return run
 
 
+def _pick_pythons(runs: list[Run], machine: str, commit: str | None, pythons: list[str]) -> tuple[Run, Run]:
+    """The default environment on two interpreters, at ``commit`` or the newest commit both have."""
+    default = [run for run in runs if run.machine == machine and not run.pins]
+    on = {p: [run for run in default if run.python == p] for p in pythons}
+    for p, found in on.items():
+        if not found:
+            have = sorted({run.python for run in default if run.python})
+            raise SystemExit(f"regressions: no default-environment results on Python {p} on {machine!r} (have: {have})")
+    if commit is None:
+        shared = {run.commit for run in on[pythons[0]]} & {run.commit for run in on[pythons[1]]}
+        if not shared:
+            raise SystemExit(
+                f"regressions: Python {pythons[0]} and {pythons[1]} have no commit in common on {machine!r}"
+            )
+        commit = max(shared, key=lambda c: max(r.recency for r in default if r.commit == c))
+    old, new = (newest_run(on[p], machine, commit=commit) for p in pythons)
+    if old is None or new is None:
+        raise SystemExit(f"regressions: commit {commit!r} lacks Python {pythons[0] if old is None else pythons[1]}")
+    return old, new
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.regressions", description=__doc__.splitlines()[0])
     pair = parser.add_mutually_exclusive_group(required=True)
     pair.add_argument("--commits", nargs=2, metavar=("OLD", "NEW"), help="two commit hashes (prefixes)")
     pair.add_argument("--envs", nargs=2, metavar=("OLD", "NEW"), help="two asv environment names")
+    pair.add_argument(
+        "--pythons", nargs=2, metavar=("OLD", "NEW"), help="the default environment on two interpreters (3.11 3.12)"
+    )
     parser.add_argument("--env", help="with --commits: the environment (default: any, newest)")
-    parser.add_argument("--commit", help="with --envs: the commit (default: the newest)")
+    parser.add_argument("--commit", help="with --envs or --pythons: the commit (default: the newest)")
     parser.add_argument("--machine", help="asv machine name (default: the only one in results/)")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument(
@@ -69,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.commits:
         old = _pick(old_runs, machine, commit=args.commits[0], env=args.env)
         new = _pick(runs, machine, commit=args.commits[1], env=args.env)
+    elif args.pythons:
+        old, new = _pick_pythons(runs, machine, args.commit, args.pythons)
     else:
         old = _pick(old_runs, machine, commit=args.commit, env=args.envs[0])
         new = _pick(runs, machine, commit=args.commit, env=args.envs[1])

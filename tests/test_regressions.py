@@ -11,7 +11,9 @@ from harness import regressions
 PARAMS = [["'baseline'", "'aiohttp'", "'tornado'", "'websockets'"]]
 
 
-def write_results(machine_dir, commit: str, env: str, date: int, ratio: list, time_per_op: list) -> None:
+def write_results(
+    machine_dir, commit: str, env: str, date: int, ratio: list, time_per_op: list, python: str = ""
+) -> None:
     machine_dir.mkdir(parents=True, exist_ok=True)
     (machine_dir / "machine.json").write_text(json.dumps({"machine": machine_dir.name, "version": 1}))
     results = {
@@ -24,6 +26,7 @@ def write_results(machine_dir, commit: str, env: str, date: int, ratio: list, ti
         "date": date,
         "result_columns": ["result", "params"],  # asv 0.6 names each row's columns
         "results": results,
+        **({"python": python} if python else {}),
     }
     (machine_dir / f"{commit[:8]}-{env}.json").write_text(json.dumps(data))
 
@@ -81,3 +84,19 @@ def test_missing_results_are_a_clear_error(results_dir):
     results, _ = results_dir
     with pytest.raises(SystemExit, match="no results on machine 'box' for commit 'ffff'"):
         run(results, "--commits", "aaaa", "ffff")
+
+
+def test_two_interpreters_compare_at_the_newest_commit_both_have(results_dir, capsys):
+    results, machine = results_dir
+    slower = [1.0, 4.4, 5.9, None]
+    write_results(machine, "b" * 40, "virtualenv-py3.11", 2, [1.0, 3.7, 5.9, None], [5e-6] * 4, python="3.11")
+    write_results(machine, "b" * 40, "virtualenv-py3.13", 2, slower, [5e-6] * 4, python="3.13")
+    write_results(machine, "c" * 40, "virtualenv-py3.11", 3, [1.0, 3.7, 5.9, None], [5e-6] * 4, python="3.11")
+    assert run(results, "--pythons", "3.11", "3.13") == 1, "aiohttp 19 % slower on 3.13"
+    out = capsys.readouterr().out
+    assert f"old: {'b' * 8} virtualenv-py3.11\nnew: {'b' * 8} virtualenv-py3.13" in out, out
+    assert run(results, "--pythons", "3.13", "3.11") == 0
+    with pytest.raises(SystemExit, match=r"no default-environment results on Python 3.12 .*have: \['3.11', '3.13'\]"):
+        run(results, "--pythons", "3.11", "3.12")
+    with pytest.raises(SystemExit, match="lacks Python 3.13"):
+        run(results, "--pythons", "3.11", "3.13", "--commit", "c" * 8)
