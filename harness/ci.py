@@ -39,6 +39,10 @@ from asv import util
 RELEASES_CONFIG = Path(__file__).resolve().parent.parent / "asv.releases.json"
 MACHINE_PREFIX = "ci-"
 SELECTION = "BENCH_FRAMEWORKS"  # servers.SELECTION_ENV, not imported for the same reason
+# harness.interpreters.LATEST_RELEASES_ENV: the latest releases on the other interpreters. No
+# job runs those: the jobs' container (python:3.11-bookworm) has one interpreter, and they are
+# one environment per interpreter, not a framework's line (scripts/releases.sh runs them).
+LATEST_RELEASES = "BENCH_LATEST_RELEASES"
 
 
 def _framework(variables: dict) -> str:
@@ -51,6 +55,8 @@ def jobs(config: Path = RELEASES_CONFIG) -> list[dict[str, str | int]]:
     conf = util.load_json(str(config), js_comments=True)
     counts: dict[str, int] = {}
     for entry in conf.get("include", []):
+        if entry.get("env_nobuild", {}).get(LATEST_RELEASES):
+            continue
         framework = _framework(entry.get("env_nobuild", {}))
         if not framework or "," in framework:
             raise SystemExit(f"ci: every release environment must name one framework in {SELECTION}: {entry}")

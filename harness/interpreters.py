@@ -10,9 +10,10 @@ nothing, and report a virtualenv error. So each version is looked up here: the f
 reason, in the run's summary and on the site.
 
 The first version in ``pythons`` is the primary one: every benchmark runs there (and the
-release history, asv.releases.json). The others run the headline (benchmarks/headline.txt)
-and its cost (bench_cost.HeadlineCost): twelve frameworks' whole suite on four interpreters
-would take four default runs.
+release history's lines, asv.releases.json). The others run the headline
+(benchmarks/headline.txt) and its cost (bench_cost.HeadlineCost): twelve frameworks' whole
+suite on four interpreters would take four default runs. The release history adds, on each
+of them, one environment with every framework's latest release (LATEST_RELEASES_ENV).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+# asv.releases.json marks with this env_nobuild variable its environments holding the latest
+# release of every framework on an interpreter other than the primary one.
+LATEST_RELEASES_ENV = "BENCH_LATEST_RELEASES"
 PROBE_TIMEOUT_S = 10.0
 # Prints the version an executable really runs and the interpreter behind it (a pyenv shim's
 # choice depends on the folder and PYENV_VERSION, so the link goes to what it ran): a shim

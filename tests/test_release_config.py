@@ -16,10 +16,14 @@ from asv import util
 
 import servers
 from benchmarks import bench_cost
+from harness.interpreters import LATEST_RELEASES_ENV
 from harness.process import ROOT
-from harness.report.results import Run
+from harness.report.results import Run, interpreter_runs
 
-INCLUDE = util.load_json(str(ROOT / "asv.releases.json"), js_comments=True)["include"]
+EVERY_ENTRY = util.load_json(str(ROOT / "asv.releases.json"), js_comments=True)["include"]
+# The release lines (on the primary interpreter); the others hold every latest release on another one.
+INCLUDE = [entry for entry in EVERY_ENTRY if LATEST_RELEASES_ENV not in entry.get("env_nobuild", {})]
+LATEST_ON_OTHERS = [entry for entry in EVERY_ENTRY if entry not in INCLUDE]
 
 
 def measured_framework(entry: dict) -> str:
@@ -121,3 +125,16 @@ def test_each_server_starts_with_only_what_its_release_environment_installs(name
     code = f"import sys\nfor m in {blocked!r}: sys.modules[m] = None\nimport servers\nservers.load({name!r})"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, f"{name} with {blocked} absent:\n{done.stderr[-1500:]}"
+
+
+def test_every_other_interpreter_has_one_environment_of_every_lines_latest_release():
+    assert [entry["python"] for entry in LATEST_ON_OTHERS] == ["3.10", "3.12", "3.13"]
+    newest = {}
+    for entry in INCLUDE:  # each line in release order: the last entry is its latest release
+        newest.update(entry["req"] if measured_framework(entry) != "sanic" else {"sanic": entry["req"]["sanic"]})
+    for entry in LATEST_ON_OTHERS:
+        assert entry["req"] == newest, entry["python"]
+        assert entry["env_nobuild"] == {LATEST_RELEASES_ENV: "1"}, "every framework measured, marked for the reports"
+    run = Run("box", "c" * 40, 1, 1, "env", MappingProxyType(LATEST_ON_OTHERS[0]["req"]), MappingProxyType({}),
+              MappingProxyType(LATEST_ON_OTHERS[0]["env_nobuild"]), python="3.10")  # fmt: skip
+    assert run.release is None and interpreter_runs([run]) == {("box", "3.10"): run}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from harness.interpreters import LATEST_RELEASES_ENV
 from harness.process import ROOT
 from servers import SELECTION_ENV
 
@@ -162,10 +163,11 @@ def latest_runs(runs: Iterable[Run], python: str | None = None) -> dict[str, Run
 
 
 def interpreter_runs(runs: Iterable[Run]) -> dict[tuple[str, str], Run]:
-    """(machine, python) -> the default environment's newest run on that interpreter."""
+    """(machine, python) -> the newest run of every framework's latest release on that
+    interpreter: the default environment's, or the release history's (LATEST_RELEASES_ENV)."""
     newest: dict[tuple[str, str], Run] = {}
     for run in runs:
-        if not run.pins and run.python:
+        if (not run.pins or run.env_vars.get(LATEST_RELEASES_ENV) == "1") and run.python:
             key = (run.machine, run.python)
             newest[key] = max(newest.get(key, run), run, key=lambda r: r.recency)
     return dict(sorted(newest.items()))
