@@ -3,7 +3,8 @@
 # which count the cost family's instructions and system calls; strace also shows the tests
 # where traffic goes; chromium and chromedriver for the browser tests; OpenSSH's server, which
 # the tests run inside network namespaces of their own as generator hosts; shellcheck, which the
-# workflow linter runs on its steps' scripts), npm (for asv's web
+# workflow linter runs on its steps' scripts; openssl, which makes a TLS run's certificate,
+# harness/tls.py), npm (for asv's web
 # libraries, fetched once, for the Node.js client that gives agreement its second opinion,
 # and for the speedscope flame-graph viewer), and .venv with the suite, the frameworks
 # (latest releases) and the developer tools. Idempotent.
@@ -16,7 +17,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 missing=()
 # command:Debian package
 for pair in wrk:wrk redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm \
-    strace:strace valgrind:valgrind sshd:openssh-server shellcheck:shellcheck; do
+    strace:strace valgrind:valgrind sshd:openssh-server shellcheck:shellcheck openssl:openssl; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -346,6 +347,26 @@ class ServerOptions:
     cache_ttl_s: float = contract.DEFAULT_CACHE_TTL_S  # how long a cached value lives
     backend_ms: float = contract.DEFAULT_BACKEND_MS  # the slow backend's awaited delay
     redis_port: int | None = None  # the redis-server on 127.0.0.1 behind /cache/redis
+    # TLS (https, wss): the PEM certificate and its unencrypted key the server presents, both or
+    # neither (python -m servers checks that they load before it binds); None: plain TCP.
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+
+def server_ssl_context(options: ServerOptions) -> ssl.SSLContext | None:
+    """The server side's TLS context for ``options`` (None without TLS), for a framework whose own
+    TLS setting takes a context: the standard library's defaults for a server (TLS 1.2 and 1.3,
+    its cipher list), no client certificate asked for, so that every such framework negotiates
+    the same; ssl.SSLError or OSError if the certificate or key does not load."""
+    if not options.tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(options.tls_cert, options.tls_key)
+    return context
 
 
 Stop = Callable[[], Awaitable[None]]

@@ -3,7 +3,9 @@
 Runs one framework's server for the endpoint contract (servers/contract.py) until SIGINT
 or SIGTERM. Prints one JSON ready line with the bound port once it accepts connections.
 ``--workers N`` runs N processes in the framework's own multi-process mode (servers/workers.py);
-the ready line then names them, and exit status 5 says one died.
+the ready line then names them, and exit status 5 says one died. ``--tls-cert FILE --tls-key FILE``
+serves https and wss in the framework's own TLS setting (harness/tls.py makes a run's certificate);
+the ready line then says ``"tls": true``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import ipaddress
 import os
 import signal
 import socket
+import ssl
 import sys
 
 import servers
@@ -40,7 +43,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--backend-ms", type=float, default=contract.DEFAULT_BACKEND_MS, help="backend delay, ms")
     parser.add_argument("--redis-port", type=int, default=None, help="redis-server on 127.0.0.1 for /cache/redis")
     parser.add_argument("--workers", type=int, default=1, help="server processes, in the framework's own mode")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve TLS with this PEM certificate (with --tls-key)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's unencrypted PEM private key")
     return parser.parse_args(argv)
+
+
+def server_options(args: argparse.Namespace) -> servers.ServerOptions:
+    return servers.ServerOptions(
+        args.json_codec, args.compression, args.cache_ttl, args.backend_ms, args.redis_port, args.tls_cert, args.tls_key
+    )
+
+
+def tls_refused(args: argparse.Namespace) -> str | None:
+    """Why the TLS flags cannot be served (a usage error), or None. Checked before the bind, and
+    by loading them as a server does, so that a wrong file is named here and not in the middle of
+    a framework's start-up, where it would read as the framework failing."""
+    if args.tls_cert is None and args.tls_key is None:
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        given, missing = ("--tls-cert", "--tls-key") if args.tls_key is None else ("--tls-key", "--tls-cert")
+        return f"{given} needs {missing} too: TLS takes both the certificate and its key"
+    # OpenSSL's own message for a file that is not what it should be is "PEM lib", naming neither
+    # file nor fault: each file is looked at first, to say which.
+    expected = (
+        ("--tls-cert", args.tls_cert, "-----BEGIN CERTIFICATE-----", "PEM certificate"),
+        ("--tls-key", args.tls_key, "PRIVATE KEY-----", "PEM private key"),
+    )
+    for flag, path, marker, what in expected:
+        try:
+            with open(path, "rb") as file:
+                text = file.read(1 << 20).decode("ascii", errors="replace")
+        except OSError as exc:
+            return f"{flag} {path}: {exc.strerror or exc}"
+        if marker not in text:
+            return f"{flag} {path}: no {what} in it"
+        if flag == "--tls-key" and "ENCRYPTED" in text:
+            return f"{flag} {path}: the key is encrypted; servers take an unencrypted key"
+    try:
+        servers.server_ssl_context(server_options(args))
+    except (ssl.SSLError, OSError) as exc:
+        cause = exc.reason if isinstance(exc, ssl.SSLError) and exc.reason else exc.strerror or str(exc)
+        if cause == "KEY_VALUES_MISMATCH":
+            cause = "the key does not belong to the certificate"
+        return f"cannot load the TLS certificate {args.tls_cert} with the key {args.tls_key}: {cause}"
+    return None
 
 
 def fail(code: int, message: str) -> int:
@@ -71,9 +117,9 @@ async def serve(args: argparse.Namespace, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop_requested.set)
-    options = servers.ServerOptions(args.json_codec, args.compression, args.cache_ttl, args.backend_ms, args.redis_port)
+    options = server_options(args)
     stop = await module.start(sock, options)
-    print(contract.ready_line(args.framework, sock.getsockname()[1], os.getpid()), flush=True)
+    print(contract.ready_line(args.framework, sock.getsockname()[1], os.getpid(), tls=options.tls), flush=True)
     await stop_requested.wait()
     await asyncio.wait_for(stop(), STOP_TIMEOUT)
 
@@ -82,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.workers < 1:
         return fail(EXIT_USAGE, f"--workers must be at least 1, not {args.workers}")
+    tls_error = tls_refused(args)
+    if tls_error:
+        return fail(EXIT_USAGE, tls_error)
     try:
         reason = servers.missing(args.framework)
     except servers.UnknownFramework as exc:
@@ -116,10 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         # framework and the preload, after the fork, so that the root stays small.
         from servers import workers
 
-        options = servers.ServerOptions(
-            args.json_codec, args.compression, args.cache_ttl, args.backend_ms, args.redis_port
+        return workers.run(
+            args.framework, sock, server_options(args), args.workers, args.loop, os.environ.get(PRELOAD_ENV, "")
         )
-        return workers.run(args.framework, sock, options, args.workers, args.loop, os.environ.get(PRELOAD_ENV, ""))
     if os.environ.get(PRELOAD_ENV):
         importlib.import_module(os.environ[PRELOAD_ENV])
     with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:

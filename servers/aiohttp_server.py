@@ -219,7 +219,8 @@ def make_app(options: ServerOptions) -> web.Application:
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     runner = web.AppRunner(make_app(options), access_log=None, handle_signals=False, logger=LOGGER)
     await runner.setup()  # runs cleanup_ctx's start-up: a redis-server that does not answer fails here
-    await web.SockSite(runner, sock).start()
+    # TLS: aiohttp's own, the site's ssl_context (what web.run_app(ssl_context=...) passes it).
+    await web.SockSite(runner, sock, ssl_context=servers.server_ssl_context(options)).start()
     return runner.cleanup  # stops serving, then closes what cleanup_ctx opened
 
 

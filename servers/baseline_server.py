@@ -20,6 +20,7 @@ WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 RSV1 = 0x40  # permessage-deflate: the message is compressed (RFC 7692)
 DEFLATE_TAIL = b"\x00\x00\xff\xff"
+STOP_GRACE_S = 1.0  # for connections to close when the server stops, before they are aborted
 
 
 def http_response(status: str, content_type: str, body: bytes, extra_headers: str = "") -> bytes:
@@ -255,15 +256,24 @@ class BaselineProtocol(asyncio.Protocol):
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     connections: set[BaselineProtocol] = set()
     subscribers: set[BaselineProtocol] = set()
+    # TLS: asyncio's own, the ssl= context of loop.create_server (None: plain TCP).
     server = await asyncio.get_running_loop().create_server(
-        lambda: BaselineProtocol(options, connections, subscribers), sock=sock
+        lambda: BaselineProtocol(options, connections, subscribers), sock=sock, ssl=servers.server_ssl_context(options)
     )
 
     async def stop() -> None:
         server.close()
         for connection in tuple(connections):
             connection.transport.close()
-        await server.wait_closed()
+        # Over TLS a closed connection waits for the client's close_notify (asyncio's
+        # ssl_shutdown_timeout, 30 s), which a client that reads nothing never sends, and
+        # wait_closed waits for every connection (from Python 3.12): those left are cut short.
+        try:
+            await asyncio.wait_for(asyncio.shield(server.wait_closed()), STOP_GRACE_S)
+        except asyncio.TimeoutError:
+            for connection in tuple(connections):
+                connection.transport.abort()
+            await server.wait_closed()
 
     return stop
 

@@ -79,6 +79,11 @@ once it accepts connections, prints exactly one line on stdout::
 
 SIGINT or SIGTERM stops it cleanly with exit status 0.
 
+With ``--tls-cert FILE --tls-key FILE`` every endpoint is served over TLS only (https, wss), in
+the framework's own TLS setting, and the line ends ``"tls": true``. Both flags or neither; a file
+missing or not loading (a key that is not the certificate's) is a usage error (exit status 2),
+said before the socket is bound. A plain request to a TLS server gets no HTTP answer.
+
 With ``--workers N`` (N > 1; servers/workers.py) the line is printed once every worker accepts
 connections, ``pid`` is the root of the process tree that holds them all, and ``workers`` lists
 the workers' pids: ``{..., "pid": 1234, "workers": [1240, 1241]}``. SIGINT or SIGTERM to the root
@@ -136,12 +141,15 @@ def etag(body: bytes) -> str:
     return '"' + hashlib.sha1(body).hexdigest() + '"'
 
 
-def ready_line(framework: str, port: int, pid: int, workers: list[int] | None = None) -> str:
+def ready_line(framework: str, port: int, pid: int, workers: list[int] | None = None, tls: bool = False) -> str:
     """The one line a server prints once it accepts connections (every worker, if several;
-    ``pid`` is then the root of their process tree)."""
-    record = {"ready": True, "framework": framework, "port": port, "pid": pid}
+    ``pid`` is then the root of their process tree). ``"tls": true`` only when it serves TLS, so
+    that a plain server's line reads as it always has."""
+    record: dict = {"ready": True, "framework": framework, "port": port, "pid": pid}
     if workers:
         record["workers"] = workers
+    if tls:
+        record["tls"] = True
     return json.dumps(record)
 
 

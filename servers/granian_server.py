@@ -25,6 +25,8 @@ import functools
 import logging
 import os
 import socket
+import ssl
+from pathlib import Path
 from typing import Any
 
 from granian.constants import Interfaces
@@ -107,9 +109,26 @@ def threads() -> set[str]:
 HTTP1_SETTINGS = HTTP1Settings(header_read_timeout=3_600_000)
 
 
-async def answers_health(host: str, port: int) -> bool:
-    """True once GET /health on the server is answered 200."""
-    reader, writer = await asyncio.open_connection(host, port)
+def tls_settings(options: ServerOptions) -> dict[str, Any]:
+    """TLS: granian's own, its ssl_cert and ssl_key files (`granian --ssl-certificate --ssl-keyfile`),
+    served by rustls with granian's defaults (TLS 1.3 only, ALPN h2 and http/1.1); none without TLS."""
+    return {"ssl_cert": Path(options.tls_cert), "ssl_key": Path(options.tls_key)} if options.tls else {}
+
+
+def probe_context(options: ServerOptions) -> ssl.SSLContext | None:
+    """The readiness probe's client context over TLS: it trusts the server's own certificate only,
+    without a name check (the probe connects to whatever address was bound, which the certificate
+    need not name: that is the clients' concern, not whether the server is up)."""
+    if not options.tls:
+        return None
+    context = ssl.create_default_context(cafile=options.tls_cert)
+    context.check_hostname = False
+    return context
+
+
+async def answers_health(host: str, port: int, context: ssl.SSLContext | None = None) -> bool:
+    """True once GET /health on the server is answered 200 (over TLS with ``context``)."""
+    reader, writer = await asyncio.open_connection(host, port, ssl=context)
     try:
         writer.write(f"GET {contract.HEALTH} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         return (await reader.read()).startswith(b"HTTP/1.1 200 ")
@@ -133,6 +152,7 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         log_level=LogLevels.warning,
         log_dictconfig=LOG_CONFIG,
         log_access=False,
+        **tls_settings(options),
     )
     threads_before = threads()
     serving = asyncio.create_task(server.serve())
@@ -140,7 +160,7 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     # them once its worker has run the app's lifespan start-up and started its Rust runtime, with
     # no event to await for that. So it is ready when a request made now is answered (the request
     # waits in the listen queue until then), unless start-up fails first.
-    probe = asyncio.create_task(answers_health(*sock.getsockname()[:2]))
+    probe = asyncio.create_task(answers_health(*sock.getsockname()[:2], probe_context(options)))
     await asyncio.wait((probe, serving), timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
     if not (probe.done() and not probe.cancelled() and probe.exception() is None and probe.result()):
         probe.cancel()
@@ -204,6 +224,7 @@ def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loo
         log_access=False,
         loop=Loops(loop),
         workers_kill_timeout=WORKERS_KILL_TIMEOUT_S,
+        **tls_settings(options),
     )
     server.serve(target_loader=functools.partial(worker_app, options), wrap_loader=False)
 

@@ -33,6 +33,7 @@ from picows import (
     ws_create_server,
 )
 
+import servers
 from servers import ServerOptions, Stop, contract
 
 TEXT, BINARY, CONTINUATION, CLOSE = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.CONTINUATION, WSMsgType.CLOSE
@@ -151,6 +152,7 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         sock=sock,  # passed on to create_server
         max_frame_size=contract.MAX_MESSAGE_BYTES,  # refused from its header, never buffered
         enable_auto_ping=False,  # no keep-alive pings: the others send none either
+        ssl=servers.server_ssl_context(options),  # TLS: picows' own, ws_create_server(ssl=...) for create_server
     )
 
     async def stop() -> None:

@@ -139,12 +139,18 @@ def make_app(options: ServerOptions) -> Sanic:
     return app
 
 
+def ssl_setting(options: ServerOptions) -> dict[str, str] | None:
+    """TLS: Sanic's own, its ssl= dict of certificate and key files (what app.run(ssl=...) takes;
+    Sanic builds the context, with its own cipher list and ALPN http/1.1, in every worker)."""
+    return {"cert": options.tls_cert, "key": options.tls_key} if options.tls else None
+
+
 async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     app = make_app(options)
     # start_serving=False: the socket accepts only once the app has started (its routes finalized
     # and its listeners run), so the ready line printed after start() is true.
     server = await app.create_server(
-        sock=sock, return_asyncio_server=True, asyncio_server_kwargs={"start_serving": False}
+        sock=sock, ssl=ssl_setting(options), return_asyncio_server=True, asyncio_server_kwargs={"start_serving": False}
     )
     assert server is not None  # only None with return_asyncio_server=False
     await server.startup()
@@ -154,7 +160,10 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
 
     async def stop() -> None:
         await server.before_stop()  # Sanic's own listener cancels the websocket handlers' tasks
-        await server.close()  # stops accepting
+        # Stops accepting now. The task it returns waits (from Python 3.12) until every connection
+        # has gone, so it is awaited only once they have been closed below: awaited first, an idle
+        # keep-alive connection, or one over TLS waiting for the client's close_notify, held it up.
+        closed = server.close()
         for connection in server.connections:
             connection.close_if_idle()  # idle keep-alive connections close, websockets start closing
         deadline = asyncio.get_running_loop().time() + CLOSE_GRACE_S
@@ -165,6 +174,15 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
                 connection.websocket.fail_connection(code=1001)
             else:
                 connection.abort()
+        if closed is not None:
+            # Over TLS a connection closed above still waits for the client's close_notify (asyncio's
+            # ssl_shutdown_timeout, 30 s), which a client that reads nothing never sends: cut short.
+            try:
+                await asyncio.wait_for(asyncio.shield(closed), CLOSE_GRACE_S)
+            except asyncio.TimeoutError:
+                for connection in tuple(server.connections):
+                    connection.abort()
+                await closed
         await server.after_stop()
 
     return stop
@@ -180,7 +198,7 @@ def serve_workers(sock: socket.socket, options: ServerOptions, workers: int, loo
 
     loader = AppLoader(factory=functools.partial(worker_app, options, loop))
     app = loader.load()  # the manager's copy, which only carries the settings to the workers
-    app.prepare(sock=sock, workers=workers)
+    app.prepare(sock=sock, workers=workers, ssl=ssl_setting(options))
     Sanic.serve(primary=app, app_loader=loader)
 
 

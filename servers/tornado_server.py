@@ -241,7 +241,10 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
     if redis_client is not None:
         await redis_client.ping()  # an unreachable redis-server stops the server here, loudly
     server = tornado.httpserver.HTTPServer(
-        app, max_body_size=contract.MAX_MESSAGE_BYTES, max_buffer_size=contract.MAX_MESSAGE_BYTES
+        app,
+        max_body_size=contract.MAX_MESSAGE_BYTES,
+        max_buffer_size=contract.MAX_MESSAGE_BYTES,
+        ssl_options=servers.server_ssl_context(options),  # TLS: Tornado's own, HTTPServer's ssl_options
     )
     server.add_sockets([sock])
 

@@ -45,6 +45,9 @@ def config(app: Any, options: ServerOptions) -> uvicorn.Config:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         timeout_keep_alive=KEEP_ALIVE_S,
         backlog=LISTEN_BACKLOG,  # uvicorn calls listen() again, with 2048 unless told
+        # TLS: uvicorn's own, what `uvicorn --ssl-certfile --ssl-keyfile` sets (its context and defaults).
+        ssl_certfile=options.tls_cert,
+        ssl_keyfile=options.tls_key,
     )
 
 

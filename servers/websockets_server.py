@@ -94,6 +94,8 @@ async def start(sock: socket.socket, options: ServerOptions) -> Stop:
         "ping_interval": None,  # no keep-alive pings: the others send none either
         "close_timeout": CLOSE_TIMEOUT_S,
         "logger": LOGGER,
+        # TLS: the library's own, serve(ssl=...) (both APIs hand it to loop.create_server).
+        "ssl": servers.server_ssl_context(options),
     }
     routes = make_routes()
     if ASYNCIO_API:

@@ -217,7 +217,7 @@ def run(framework: str, sock: socket.socket, options: ServerOptions, workers: in
     os.close(guard_read)
     sock.close()  # the supervisor's and its workers' now
     try:
-        return Root(framework, port, workers, supervisor, ready).run()
+        return Root(framework, port, workers, supervisor, ready, tls=options.tls).run()
     finally:
         ready.close()
         os.close(guard_write)
@@ -260,8 +260,11 @@ class Root:
     """The root's part: the ready line, signals, and the workers' and supervisor's exits, all
     waited for in one selector (signals through their wakeup descriptor, exits through pidfds)."""
 
-    def __init__(self, framework: str, port: int, workers: int, supervisor: int, ready: socket.socket) -> None:
+    def __init__(
+        self, framework: str, port: int, workers: int, supervisor: int, ready: socket.socket, tls: bool = False
+    ) -> None:
         self.framework, self.port, self.count, self.supervisor = framework, port, workers, supervisor
+        self.tls = tls  # for the ready line: the workers serve TLS (each loads the certificate itself)
         self.ready = ready
         self.workers: dict[int, int] = {}  # pid -> pidfd, in the order they reported
         self.announced = False
@@ -325,7 +328,10 @@ class Root:
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
         if len(self.workers) == self.count and not self.announced and self.deadline is None:
             self.announced = True
-            print(contract.ready_line(self.framework, self.port, os.getpid(), list(self.workers)), flush=True)
+            print(
+                contract.ready_line(self.framework, self.port, os.getpid(), list(self.workers), tls=self.tls),
+                flush=True,
+            )
 
     def on_signals(self) -> None:
         for signum in self.signals:
