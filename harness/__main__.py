@@ -32,7 +32,7 @@ def table(measurement: Measurement[Summary]) -> str:
         rows.append(
             f"{name:<11} {r.version:<8} {r.ops_per_second:>9.0f} {r.seconds_per_op * 1e6:>7.2f} "
             f"{r.iqr_pct:>6.1f}% {ratio:>7.2f} {r.server_cpu_pct:>6.0f}% {r.client_cpu_pct:>6.0f}% "
-            f"{r.latency_p50_s * 1e3:>7.2f} {r.latency_p99_s * 1e3:>7.2f}  {verdict}"
+            f"{r.latency_p50_s * 1e3:>7.2f} {r.latency_p99_s * 1e3:>7.2f}  {verdict}" + (f"; {r.tls}" if r.tls else "")
         )
     return "\n".join(rows)
 
@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", choices=workloads.LOOPS, default="asyncio")
     parser.add_argument("--json", dest="json_codec", choices=workloads.CODECS, default="stdlib")
     parser.add_argument("--workers", type=int, default=1, help="server processes, in each framework's own mode")
+    parser.add_argument("--tls", action="store_true", help="over TLS (wss/https), on a certificate made for the run")
     parser.add_argument("--raw", action="store_true", help="print the JSON result instead of a table")
     args = parser.parse_args(argv)
     frameworks = args.frameworks.split(",")
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         workload = workloads.http_get(path, args.connections, json_codec=args.json_codec, loop=args.loop)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, not {args.workers}")
-    workload = dataclasses.replace(workload, workers=args.workers)
+    workload = dataclasses.replace(workload, workers=args.workers, tls=args.tls)
     result = compare(workload, frameworks, Rounds(args.rounds, args.window))
     print(as_json(result) if args.raw else table(result))
     return 1 if result.failures() else 0

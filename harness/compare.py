@@ -10,12 +10,13 @@ import dataclasses
 import os
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import servers
-from harness import stats, topology
+from harness import stats, tls, topology
 from harness.generator import GENERATOR_ENV, Generator, GeneratorError
 from harness.loadspec import Ready, WindowResult
 from harness.outcomes import Failed, Measurement, Skipped, Summary
@@ -123,25 +124,56 @@ class ServerPool:
         self._running: dict[tuple, ServerProcess] = {}
 
     @staticmethod
-    def key(workload: Workload, framework: str, cpus: tuple[int, ...], host: str = LOOPBACK) -> tuple:
-        """What must agree for two workloads to share ``framework``'s server."""
-        wanted = workload.server(framework, cpus, host)
+    def key(
+        workload: Workload,
+        framework: str,
+        cpus: tuple[int, ...],
+        host: str = LOOPBACK,
+        certificate: tls.Certificate | None = None,
+    ) -> tuple:
+        """What must agree for two workloads to share ``framework``'s server (a TLS server's
+        command line names its certificate: plain and TLS never share one)."""
+        wanted = workload.server(framework, cpus, host, certificate)
         return tuple(wanted.command), tuple(sorted(wanted.env.items())), cpus
 
-    def server(self, workload: Workload, framework: str, cpus: tuple[int, ...], host: str = LOOPBACK) -> ServerProcess:
+    def server(
+        self,
+        workload: Workload,
+        framework: str,
+        cpus: tuple[int, ...],
+        host: str = LOOPBACK,
+        certificate: tls.Certificate | None = None,
+    ) -> ServerProcess:
         """The running server for this workload, or one launched for it (ServerProcess.ready waits)."""
-        key = self.key(workload, framework, cpus, host)
+        key = self.key(workload, framework, cpus, host, certificate)
         running = self._running.get(key)
         if running is not None and running.process is not None and running.process.poll() is None:
             return running
         if running is not None:
             running.stop()
-        self._running[key] = workload.server(framework, cpus, host).launch()
+        self._running[key] = workload.server(framework, cpus, host, certificate).launch()
         return self._running[key]
 
     def close(self) -> None:
         stop_all(self._running.values())
         self._running.clear()
+
+
+CERTIFICATE_DIR_PREFIX = "asyncweb-bench-tls-"
+
+
+@contextlib.contextmanager
+def run_certificate(workloads: Iterable[Workload], address: str) -> Iterator[tls.Certificate | None]:
+    """The certificate TLS servers present and generators verify, made for this measurement
+    in a temporary folder (never the checkout: it is never committed) for ``address``, the
+    one the servers bind and generators connect to (harness.topology: not loopback when the
+    generators are remote), and deleted when the measurement ends, failed or not; None, and
+    nothing made, when no workload uses TLS."""
+    if not any(workload.tls for workload in workloads):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix=CERTIFICATE_DIR_PREFIX) as directory:
+        yield tls.make_certificate(directory, hosts=(address,))
 
 
 @dataclass(frozen=True)
@@ -221,6 +253,7 @@ def summarize(
         # counted by HTTP generators only: head and body on the wire
         response_bytes=total_bytes / total_ops if total_bytes else None,
         server_cpus=server_cpus,
+        tls=ready.tls,
     )
 
 
@@ -239,6 +272,7 @@ def setup_record(workload: Workload, **extra: object) -> dict:
         "baseline_loop": BASELINE_LOOP,
         "json_codec": workload.json_codec,
         "compression": workload.compression,
+        "tls": workload.tls,  # over TLS, each Summary says what its connections negotiated
         "server_env": workload.server_env,
         "generator_env": GENERATOR_ENV,
         "server_cpu": server_cpu,
@@ -270,10 +304,15 @@ def baseline_alone(workload: Workload, names: list[str]) -> str | None:
 
 
 def start_contenders(
-    workload: Workload, names: list[str], warmup_s: float, pool: ServerPool | None = None
+    workload: Workload,
+    names: list[str],
+    warmup_s: float,
+    pool: ServerPool | None = None,
+    certificate: tls.Certificate | None = None,
 ) -> list[Contender]:
     """A started server (from ``pool`` if given) and warmed-up generator per framework (or the
-    reason it has none). Callers must close every contender (try/finally)."""
+    reason it has none); over TLS the servers present ``certificate`` and the generators
+    verify them against it. Callers must close every contender (try/finally)."""
     place = topology.current()
     plan = place.plan(workload.workers)
     processes = workload.generator_processes or len(plan.generators)
@@ -291,14 +330,15 @@ def start_contenders(
             if reason:
                 c.skipped = reason
             elif pool is not None:
-                c.server = pool.server(workload, c.framework, plan.server_cpus, place.address)
+                c.server = pool.server(workload, c.framework, plan.server_cpus, place.address, certificate)
             else:
-                c.server = workload.server(c.framework, plan.server_cpus, place.address).launch()
+                c.server = workload.server(c.framework, plan.server_cpus, place.address, certificate).launch()
         for c in contenders:
             if c.server is not None:
                 with _failing(c):
                     c.server.ready()
-                    c.generator = Generator(workload.load_spec(c.server, warmup_s=0), plan.generators, processes)
+                    spec = workload.load_spec(c.server, certificate, warmup_s=0)
+                    c.generator = Generator(spec, plan.generators, processes)
         for c in contenders:
             if c.generator is not None and c.error is None:
                 with _failing(c):
@@ -341,14 +381,20 @@ def compare(
     frameworks: list[str] | None = None,
     rounds: Rounds = DEFAULT_ROUNDS,
     pool: ServerPool | None = None,
+    certificate: tls.Certificate | None = None,
 ) -> Measurement:
     """Measure ``workload`` on every framework (and the baseline), interleaved: a
     Measurement whose outcome per framework is a Summary, Skipped or Failed. Servers come
-    from ``pool`` when given (which stops them), else start and stop here."""
+    from ``pool`` when given (which stops them), else start and stop here. A TLS workload
+    uses ``certificate``, or one made for this comparison alone (run_certificate)."""
+    if workload.tls and certificate is None:
+        with run_certificate([workload], topology.current().address) as certificate:
+            return compare(workload, frameworks, rounds, pool, certificate)
     run = rounds.for_this_run(fixed_job=not workload.warmup)
     contenders: list[Contender] = []
     try:
-        contenders = start_contenders(workload, list(frameworks or servers.FRAMEWORKS), run.warmup_s, pool)
+        names = list(frameworks or servers.FRAMEWORKS)
+        contenders = start_contenders(workload, names, run.warmup_s, pool, certificate)
         for i in range(run.rounds):
             interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
     finally:
@@ -372,10 +418,12 @@ def compare_each(
 ) -> dict:
     """compare() for several workloads, one after another: {workload name: Measurement}, each
     in ``rounds`` unless ``rounds_by_name`` names its own. Servers are shared between
-    workloads that start them alike (ServerPool)."""
-    pool = ServerPool()
+    workloads that start them alike (ServerPool); TLS workloads share one certificate, made
+    for these measurements (run_certificate) and deleted once their servers have stopped."""
     chosen = rounds_by_name or {}
-    try:
-        return {w.name: compare(w, frameworks, chosen.get(w.name, rounds), pool) for w in workloads}
-    finally:
-        pool.close()
+    with run_certificate(workloads, topology.current().address) as certificate:
+        pool = ServerPool()
+        try:
+            return {w.name: compare(w, frameworks, chosen.get(w.name, rounds), pool, certificate) for w in workloads}
+        finally:
+            pool.close()

@@ -1,7 +1,7 @@
 """What the measuring process sends a load-generator process, and what each window answers.
 
 Both sides of the pipe import this module (it needs only the standard library): the parent
-builds a frozen spec, ``to_json()`` puts it on the generator's command line, and the
+builds a frozen spec, ``to_json()`` makes it the first line of the generator's stdin, and the
 generator rebuilds it with ``load_spec_from_json()``. One class per kind of load replaces
 string-keyed dicts, so a misspelt field fails at construction, not mid-measurement.
 """
@@ -20,13 +20,17 @@ CONNECT_TIMEOUT_S = 10.0  # for all connections of a generator, unless a spec sa
 
 @dataclass(frozen=True)
 class LoadSpec:
-    """The fields every kind shares: where, how many connections, how long to warm up."""
+    """The fields every kind shares: where, how many connections, how long to warm up, and
+    for TLS (a wss:// or https:// url) the certificate the server must present."""
 
     kind: ClassVar[str]
     url: str = ""  # filled in once the server's port is known (Workload.load_spec)
     connections: int = 1
     warmup_s: float = 0.0
     connect_timeout_s: float = CONNECT_TIMEOUT_S
+    # The run's certificate as PEM text, the only one the generator trusts (harness/loadgen/
+    # tls_client.py): in the spec, not a file, so that a generator on another host needs none.
+    server_certificate_pem: str = ""
 
     def to_json(self) -> str:
         return json.dumps({"kind": self.kind, **{f.name: _encode(getattr(self, f.name)) for f in _fields(self)}})
@@ -144,16 +148,19 @@ class Ready:
     connect_s: float
     connections: int
     deflate_connections: int  # of those, how many negotiated permessage-deflate
+    tls: str | None = None  # what TLS connections negotiated, e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384"
 
     def to_json(self) -> str:
         return json.dumps({"ready": dataclasses.asdict(self)})
 
     @staticmethod
     def merge(parts: list[Ready]) -> Ready:
+        negotiated = sorted({p.tls for p in parts if p.tls})  # one value, unless processes disagreed
         return Ready(
             connect_s=max(p.connect_s for p in parts),
             connections=sum(p.connections for p in parts),
             deflate_connections=sum(p.deflate_connections for p in parts),
+            tls="; ".join(negotiated) or None,
         )
 
 

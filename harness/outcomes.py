@@ -81,6 +81,7 @@ class Summary:
     ratio_to_baseline: float | None  # None when the baseline did not complete
     response_bytes: float | None = None  # per response on the wire, head and body (HTTP only)
     server_cpus: int = 1  # the CPUs its processes were pinned to: saturation is per CPU
+    tls: str | None = None  # over TLS, what the connections negotiated: "TLSv1.3 TLS_AES_256_GCM_SHA384"
 
     @property
     def client_bound(self) -> bool:

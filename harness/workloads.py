@@ -1,5 +1,5 @@
 """The workload catalogue: what a generator sends, what it must get back, and every axis the
-servers run with (event loop, JSON codec, allocator, compression), as frozen records.
+servers run with (event loop, JSON codec, allocator, compression, TLS), as frozen records.
 
 A workload owns all of its variations, so a benchmark class is a grid of workloads and the
 comparison takes only how long to measure (compare.Rounds). Expected HTTP bodies are made
@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import servers
 from harness import documents
@@ -18,6 +20,9 @@ from harness.loadspec import ExpectedReply, HttpRequests, LoadSpec, WsArticle, W
 from harness.process import MALLOC_ENV, ServerProcess
 from harness.topology import LOOPBACK
 from servers import contract
+
+if TYPE_CHECKING:
+    from harness.tls import Certificate
 
 # The baseline is the generator's reference ceiling, so it runs as fast as it can.
 BASELINE_LOOP = "uvloop"
@@ -49,6 +54,10 @@ class Workload:
     generator_processes: int | None = None  # None: one per generator CPU
     workers: int = 1  # server processes, in each framework's own multi-process mode (servers.Framework.workers_mode)
     warmup: bool = True  # False for fixed jobs that include their own set-up
+    # Over TLS (wss://, https://): each server in its framework's own TLS configuration with
+    # the certificate made for the measurement (compare.run_certificate), which the generator
+    # verifies the server against.
+    tls: bool = False
 
     def __post_init__(self) -> None:
         for value, allowed, axis in (
@@ -67,6 +76,7 @@ class Workload:
             self.json_codec if self.json_codec != "stdlib" else "",
             f"{self.allocator}_malloc" if self.allocator != "tuned" else "",
             f"{self.workers}_workers" if self.workers != 1 else "",
+            "tls" if self.tls else "",
         ]
         return "_".join([self.label, *filter(None, axes)])
 
@@ -76,7 +86,8 @@ class Workload:
 
     @property
     def scheme(self) -> str:
-        return "http" if isinstance(self.load, HttpRequests) else "ws"
+        plain = "http" if isinstance(self.load, HttpRequests) else "ws"
+        return plain + "s" if self.tls else plain
 
     @property
     def server_env(self) -> dict[str, str]:
@@ -100,9 +111,17 @@ class Workload:
             return reason
         return servers.get(framework).cache_unsupported(self.path)
 
-    def server(self, framework: str, cpu: int | tuple[int, ...] | None, host: str = LOOPBACK) -> ServerProcess:
+    def server(
+        self,
+        framework: str,
+        cpu: int | tuple[int, ...] | None,
+        host: str = LOOPBACK,
+        certificate: Certificate | None = None,
+    ) -> ServerProcess:
         """The (unstarted) server process for ``framework`` with this workload's axes, pinned
-        to ``cpu`` (one or several), bound to ``host`` (harness.topology)."""
+        to ``cpu`` (one or several), bound to ``host`` (harness.topology); a TLS workload's
+        presents ``certificate``, the measurement's."""
+        workers = ("--workers", str(self.workers)) if self.workers != 1 else ()
         return ServerProcess(
             framework,
             loop=self.server_loop(framework),
@@ -110,27 +129,56 @@ class Workload:
             compression=self.server_compression(framework),
             cpu=cpu,
             host=host,
-            extra_args=self.server_args + (("--workers", str(self.workers)) if self.workers != 1 else ()),
+            extra_args=self.server_args + workers + self.tls_server_args(certificate),
             env=self.server_env,
         )
 
-    def load_spec(self, server: ServerProcess, **changes: object) -> LoadSpec:
-        """The generator's spec aimed at ``server`` (``changes``: connections, warmup_s, ...)."""
-        return dataclasses.replace(self.load, url=server.url(self.path, self.scheme), **changes)
+    def tls_server_args(self, certificate: Certificate | None) -> tuple[str, ...]:
+        """``python -m servers``' TLS options for this workload (none without TLS)."""
+        if not self.tls:
+            return ()
+        certificate = self.required(certificate)
+        return ("--tls-cert", str(certificate.cert_file), "--tls-key", str(certificate.key_file))
+
+    def load_spec(self, server: ServerProcess, certificate: Certificate | None = None, **changes: object) -> LoadSpec:
+        """The generator's spec aimed at ``server`` (``changes``: connections, warmup_s, ...);
+        a TLS workload's carries ``certificate``'s PEM text, the one the generator trusts."""
+        pem = Path(self.required(certificate).cert_file).read_text() if self.tls else ""
+        url = server.url(self.path, self.scheme)
+        return dataclasses.replace(self.load, url=url, server_certificate_pem=pem, **changes)
+
+    def required(self, certificate: Certificate | None) -> Certificate:
+        if certificate is None:
+            raise ValueError(
+                f"{self.name} runs over TLS: it needs the measurement's certificate (compare.run_certificate)"
+            )
+        return certificate
 
     def with_server_args(self, *args: str) -> Workload:
         return dataclasses.replace(self, server_args=self.server_args + args)
+
+
+def with_tls(workload: Workload) -> Workload:
+    """``workload`` over TLS: the same load, named ``<name>_tls``."""
+    return dataclasses.replace(workload, tls=True)
 
 
 # --- WebSocket ---------------------------------------------------------------------------
 
 
 def ws_echo(
-    size: int, connections: int, binary: bool = False, *, loop: str = "asyncio", allocator: str = "tuned"
+    size: int,
+    connections: int,
+    binary: bool = False,
+    *,
+    loop: str = "asyncio",
+    allocator: str = "tuned",
+    tls: bool = False,
 ) -> Workload:
     kind = "binary" if binary else "text"
     load = WsEcho(connections=connections, size=size, binary=binary)
-    return Workload(f"ws_echo_{kind}_{size}B_c{connections}", contract.WS_ECHO, load, loop=loop, allocator=allocator)
+    label = f"ws_echo_{kind}_{size}B_c{connections}"
+    return Workload(label, contract.WS_ECHO, load, loop=loop, allocator=allocator, tls=tls)
 
 
 def ws_echo_json(size: int, connections: int, compression: str) -> Workload:
@@ -152,9 +200,12 @@ def headline_ws_echo() -> Workload:
     return ws_echo(size=32, connections=100)
 
 
-def ws_handshake(connections: int) -> Workload:
-    """WebSocket connections opened and cleanly closed, ``connections`` slots at a time."""
-    return Workload(f"ws_handshake_c{connections}", contract.WS_ECHO, WsHandshake(connections=connections))
+def ws_handshake(connections: int, *, tls: bool = False) -> Workload:
+    """WebSocket connections opened and cleanly closed, ``connections`` slots at a time. With
+    ``tls`` each one is TCP connect, a full TLS handshake (never a resumed session), the
+    upgrade and the closing handshake."""
+    load = WsHandshake(connections=connections)
+    return Workload(f"ws_handshake_c{connections}", contract.WS_ECHO, load, tls=tls)
 
 
 def ws_broadcast(subscribers: int, size: int = 32) -> Workload:
@@ -198,9 +249,10 @@ def http_get(
     json_codec: str = "stdlib",
     loop: str = "asyncio",
     allocator: str = "tuned",
+    tls: bool = False,
 ) -> Workload:
-    """GET ``path`` again and again. On /cache/etag the ETag is checked too, and with
-    ``if_none_match`` every request carries the current tag and must be answered 304."""
+    """GET ``path`` again and again (over TLS with ``tls``). On /cache/etag the ETag is checked
+    too, and with ``if_none_match`` every request carries the current tag and must be answered 304."""
     if if_none_match and path != contract.CACHE_ETAG:
         raise ValueError(f"no ETag known for GET {path}")
     headers: tuple[tuple[str, str], ...] = ()
@@ -219,7 +271,7 @@ def http_get(
         raise ValueError(f"no expected response known for GET {path}")
     load = HttpRequests(connections=connections, method="GET", headers=headers, expect=expect)
     label = f"http_get{path.replace('/', '_')}{'_if_none_match' if if_none_match else ''}_c{connections}"
-    axes = {"json_codec": json_codec, "loop": loop, "allocator": allocator}
+    axes = {"json_codec": json_codec, "loop": loop, "allocator": allocator, "tls": tls}
     return Workload(label, path, load, needs_http=True, server_args=server_args, **axes)
 
 

@@ -18,7 +18,8 @@ down and hide its own latency (no coordinated omission). Every reply is verified
 
 Modules: ``__main__`` (the command loop and the registry of kinds), ``window`` (counters
 and the closed-loop window), ``openloop`` (the schedule and the open-loop window),
-``websocket`` and ``http`` (the protocol clients), ``verify`` (reply checks, no I/O),
-``payloads`` and ``deflate``. Importing this package imports none of them, so the measuring
+``websocket`` and ``http`` (the protocol clients), ``tls_client`` (over TLS: the server
+verified against the run's certificate, which the spec carries), ``verify`` (reply checks,
+no I/O), ``payloads`` and ``deflate``. Importing this package imports none of them, so the measuring
 process can use harness.loadspec without picows.
 """

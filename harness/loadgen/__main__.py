@@ -96,7 +96,9 @@ async def serve_commands(spec: LoadSpec, reader: asyncio.StreamReader) -> None:
     if spec.warmup_s > 0:
         await commands.unless_orphaned(run_window(drivers, ref, spec.warmup_s))
     deflate = sum(1 for driver in drivers if getattr(driver, "deflate", None) is not None)
-    emit(Ready(connect_s=connect_s, connections=len(drivers), deflate_connections=deflate).to_json())
+    # Every connection of a run negotiates alike with one server: the first one says what.
+    tls = next((driver.tls for driver in drivers if getattr(driver, "tls", None)), None)
+    emit(Ready(connect_s=connect_s, connections=len(drivers), deflate_connections=deflate, tls=tls).to_json())
     while command := await commands.next():
         if command[0] == "go" and len(command) == 3:
             if spec.kind not in OPEN_LOOP_KINDS:

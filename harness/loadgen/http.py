@@ -1,5 +1,6 @@
 """The HTTP generator: bare asyncio Protocol connections on uvloop, keep-alive HTTP/1.1,
-one request in flight on each, every reply verified by verify.HttpReplies."""
+one request in flight on each, every reply verified by verify.HttpReplies. Over TLS (an
+https:// url) uvloop's TLS, the server verified against the run's certificate (tls_client.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import time
 from urllib.parse import urlsplit
 
+from harness.loadgen.tls_client import client_context, negotiated, verified
 from harness.loadgen.verify import HttpReplies, ReplyError
 from harness.loadgen.window import WindowRef
 from harness.loadspec import HttpRequests
@@ -33,10 +35,12 @@ class HttpClient(asyncio.Protocol):
         self.replies = HttpReplies(spec.expect)
         self.sent_at = 0.0
         self.closing = False
+        self.tls: str | None = None  # what the connection negotiated, over TLS
         self.on_free = self.send  # after a verified reply: closed loop sends again at once
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self.tls = negotiated(transport)
 
     def send(self, intended_at: float | None = None) -> None:
         """Send the request; its latency counts from ``intended_at`` when given (open loop)."""
@@ -75,11 +79,16 @@ async def connect_http(spec: HttpRequests, ref: WindowRef) -> list[HttpClient]:
     loop = asyncio.get_running_loop()
     url = urlsplit(spec.url)
     request = encode_request(spec)
+    # The server's name to verify is the url's host (create_connection's server_hostname default).
+    ssl_context = client_context(spec)
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> HttpClient:
         async with limit:
-            _, client = await loop.create_connection(lambda: HttpClient(ref, request, spec), url.hostname, url.port)
+            connecting = loop.create_connection(
+                lambda: HttpClient(ref, request, spec), url.hostname, url.port, ssl=ssl_context
+            )
+            _, client = await verified(connecting, spec.url)
             return client
 
     return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(spec.connections))), spec.connect_timeout_s)

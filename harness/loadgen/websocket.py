@@ -1,15 +1,19 @@
 """The WebSocket generators, on picows: steady echo, handshakes, broadcast fan-out and the
-article's fixed job. Frames are checked by verify.py; these classes only move them."""
+article's fixed job. Frames are checked by verify.py; these classes only move them. Over TLS
+(a wss:// url) every connection verifies the server against the run's certificate
+(tls_client.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from harness.loadgen.deflate import DEFLATE_OFFER, Deflate
 from harness.loadgen.payloads import PAYLOAD_VARIANTS, payload_variants
+from harness.loadgen.tls_client import client_context, negotiated, session_resumed, verified
 from harness.loadgen.verify import MessageAssembler, ReplyError, check_broadcast, check_echo
 from harness.loadgen.window import REPLY_TIMEOUT_S, LoadError, WindowRef
 from harness.loadspec import WsArticle, WsBroadcast, WsEcho, WsHandshake
@@ -55,10 +59,12 @@ class EchoClient(WSListener):
         self.sent_at = 0.0
         self.closing = False
         self.close_code: int | None = None
+        self.tls: str | None = None  # what the connection negotiated, over TLS
         self.on_free = self.send  # after a verified echo: closed loop sends again at once
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        self.tls = negotiated(transport.underlying_transport)
         if self.offer_deflate:
             self.deflate = Deflate.negotiated(transport.response.headers.get("sec-websocket-extensions") or "")
             if self.deflate:
@@ -135,13 +141,29 @@ async def close_cleanly(client: EchoClient) -> None:
         raise LoadError(f"closing handshake: sent 1000, the server answered with {answer}")
 
 
-class HandshakeSlot:
-    """Opens a connection, closes it cleanly, and again, while the window runs."""
+async def open_and_close(ref: WindowRef, url: str, ssl_context: ssl.SSLContext | None) -> EchoClient:
+    """One handshake operation: TCP connect, over TLS a full TLS handshake (no session is
+    ever resumed: checked here), the WebSocket upgrade, and the closing handshake, verified."""
+    _, client = await verified(
+        ws_connect(lambda: EchoClient(ref, [], WSMsgType.TEXT), url, ssl_context=ssl_context), url
+    )
+    if ssl_context is not None and session_resumed(client.transport.underlying_transport):
+        client.close()
+        raise LoadError("a TLS session was resumed: the handshake workload counts full handshakes only")
+    await close_cleanly(client)
+    return client
 
-    def __init__(self, ref: WindowRef, url: str) -> None:
+
+class HandshakeSlot:
+    """Opens a connection, closes it cleanly, and again, while the window runs. Over TLS each
+    operation includes a full TLS handshake (open_and_close)."""
+
+    def __init__(self, ref: WindowRef, url: str, ssl_context: ssl.SSLContext | None = None) -> None:
         self.ref = ref
         self.url = url
+        self.ssl_context = ssl_context
         self.task: asyncio.Task | None = None
+        self.tls: str | None = None  # set by connect_handshakes' first connection, over TLS
 
     def send(self) -> None:
         self.task = asyncio.ensure_future(self.run())
@@ -151,8 +173,7 @@ class HandshakeSlot:
         try:
             while window.error is None:
                 started = time.perf_counter()
-                _, client = await ws_connect(lambda: EchoClient(self.ref, [], WSMsgType.TEXT), self.url)
-                await close_cleanly(client)
+                await open_and_close(self.ref, self.url, self.ssl_context)
                 if not window.reply(started):
                     return
         except Exception as exc:
@@ -237,6 +258,7 @@ class ArticleJob:
         self.ref = ref
         self.spec = spec
         self.payloads = [spec.message.encode()] * PAYLOAD_VARIANTS
+        self.ssl_context = client_context(spec)
         self.remaining = 0
 
     def send(self) -> None:
@@ -258,16 +280,20 @@ class ArticleJob:
         window = self.ref.window
         while self.remaining > 0 and window.error is None:
             self.remaining -= 1
-            _, client = await ws_connect(
-                lambda: EchoClient(
-                    self.ref,
-                    self.payloads,
-                    WSMsgType.TEXT,
-                    offer_deflate=self.spec.compression == "offer",
-                    messages=self.spec.messages,
+            _, client = await verified(
+                ws_connect(
+                    lambda: EchoClient(
+                        self.ref,
+                        self.payloads,
+                        WSMsgType.TEXT,
+                        offer_deflate=self.spec.compression == "offer",
+                        messages=self.spec.messages,
+                    ),
+                    self.spec.url,
+                    ssl_context=self.ssl_context,
+                    extra_headers=deflate_headers(self.spec.compression),
                 ),
                 self.spec.url,
-                extra_headers=deflate_headers(self.spec.compression),
             )
             window.deflate_connections += client.deflate is not None
             client.finished = asyncio.get_running_loop().create_future()
@@ -283,15 +309,20 @@ class ArticleJob:
 async def connect_echo(spec: WsEcho, ref: WindowRef) -> list[EchoClient]:
     msg_type = WSMsgType.BINARY if spec.binary else WSMsgType.TEXT
     payloads = payload_variants(spec.size, spec.binary, spec.payload)
+    ssl_context = client_context(spec)
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> EchoClient:
         async with limit:
-            _, client = await ws_connect(
-                lambda: EchoClient(ref, payloads, msg_type, spec.fragment_size, spec.compression != "off"),
+            _, client = await verified(
+                ws_connect(
+                    lambda: EchoClient(ref, payloads, msg_type, spec.fragment_size, spec.compression != "off"),
+                    spec.url,
+                    ssl_context=ssl_context,
+                    max_frame_size=spec.size + 1024,
+                    extra_headers=deflate_headers(spec.compression),
+                ),
                 spec.url,
-                max_frame_size=spec.size + 1024,
-                extra_headers=deflate_headers(spec.compression),
             )
         if spec.compression == "require" and client.deflate is None:
             raise LoadError("the server did not accept permessage-deflate")
@@ -301,16 +332,26 @@ async def connect_echo(spec: WsEcho, ref: WindowRef) -> list[EchoClient]:
 
 
 async def connect_handshakes(spec: WsHandshake, ref: WindowRef) -> list[HandshakeSlot]:
-    return [HandshakeSlot(ref, spec.url) for _ in range(spec.connections)]
+    """The slots; over TLS, after one handshake outside any window, which verifies the
+    server's certificate before the first window and tells what TLS negotiated (Ready.tls)."""
+    ssl_context = client_context(spec)
+    slots = [HandshakeSlot(ref, spec.url, ssl_context) for _ in range(spec.connections)]
+    if ssl_context is not None:
+        probe = await asyncio.wait_for(open_and_close(ref, spec.url, ssl_context), spec.connect_timeout_s)
+        slots[0].tls = probe.tls
+    return slots
 
 
 async def connect_broadcast(spec: WsBroadcast, ref: WindowRef) -> list[BroadcastGroup]:
     group = BroadcastGroup(ref, spec.size)
+    ssl_context = client_context(spec)
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def subscribe() -> Subscriber:
         async with limit:
-            _, subscriber = await ws_connect(lambda: Subscriber(group), spec.url)
+            _, subscriber = await verified(
+                ws_connect(lambda: Subscriber(group), spec.url, ssl_context=ssl_context), spec.url
+            )
             return subscriber
 
     subscribers = asyncio.gather(*(subscribe() for _ in range(spec.connections)))
