@@ -19,10 +19,10 @@ TLS_AES_256_GCM_SHA384").
   the others n/a); TLS adds a record encrypted and decrypted each way to every request.
 
 ``track_tls_time_ratio`` is the cost of TLS for one framework: its time per op over TLS over
-its time per op plain, from the same run (n/a on the plain row); it grows when TLS gets
-costlier. The plain and TLS workloads of a class are measured one after the other, seconds
-apart, each interleaved across frameworks (harness.compare), so the ratio carries that much
-host drift beyond the rounds' spread (iqr_pct).
+its time per op plain (n/a on the plain row); it grows when TLS gets costlier. A class's plain
+and TLS workloads are measured in the same rounds (``together``, harness.compare.
+compare_together): each round measures every framework plain and over TLS, so the ratio holds
+no more of the host's drift than the ratio of two frameworks does.
 
 Over TLS the handshake figures are the generator's more than the server's on a 2-vCPU host:
 the client's side of a full handshake (ECDHE, verifying the server's ECDSA P-256 signature and
@@ -70,6 +70,7 @@ class EchoTLS(_CostOfTls, EchoComparison):
     param_names = ["framework", "transport"]
     grid = plain_and_tls(workloads.headline_ws_echo())
     rounds = SHORT_RUN
+    together = True
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()
@@ -84,6 +85,7 @@ class HandshakesTLS(_CostOfTls, Comparison):
     param_names = ["framework", "transport"]
     grid = plain_and_tls(workloads.ws_handshake(10))
     rounds = SHORT_RUN
+    together = True
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()
@@ -96,6 +98,7 @@ class GetJsonTLS(_CostOfTls, Comparison):
     param_names = ["framework", "transport"]
     grid = plain_and_tls(workloads.headline_get_json())
     rounds = SHORT_RUN
+    together = True
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()

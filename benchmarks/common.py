@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import servers
-from harness.compare import Rounds, compare_each, on_primary_interpreter
+from harness.compare import Rounds, compare_each, compare_together, on_primary_interpreter
 from harness.experiments.memory import memory_per_connection
 from harness.outcomes import Failed, Measurement, Skipped
 from harness.workloads import Workload
@@ -98,6 +98,9 @@ class Comparison(abc.ABC):
     workload: Workload
     grid: dict[tuple, Workload] = {}
     rounds: Rounds = SHORT_RUN
+    # True: the grid's workloads are variants of one, measured in the same rounds
+    # (harness.compare.compare_together) so that their ratios carry no drift between them.
+    together: bool = False
 
     @abc.abstractmethod
     def setup_cache(self) -> dict:
@@ -113,6 +116,9 @@ class Comparison(abc.ABC):
 
     def measure(self) -> dict[tuple, Measurement]:
         workloads = self.workloads()
+        if self.together:
+            measured = compare_together(list(workloads.values()), rounds=self.rounds)
+            return {key: measured[w.name] for key, w in workloads.items()}
         own = {w.name: self.rounds_for(key) for key, w in workloads.items()}
         measured = compare_each(list(workloads.values()), rounds=self.rounds, rounds_by_name=own)
         return {key: measured[w.name] for key, w in workloads.items()}

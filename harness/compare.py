@@ -399,6 +399,11 @@ def compare(
             interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
     finally:
         close_all(contenders)
+    return _measurement(workload, contenders, run)
+
+
+def _measurement(workload: Workload, contenders: list[Contender], run: Rounds) -> Measurement:
+    """One workload's Measurement from its contenders' rounds, each ratio to the baseline's."""
     baseline = next((c.rounds for c in contenders if c.framework == "baseline" and c.live), None)
     outcomes = {
         c.framework: c.outcome(
@@ -408,6 +413,38 @@ def compare(
     }
     setup = setup_record(workload, **dataclasses.asdict(run), quick=quick())
     return Measurement(workload.name, setup, outcomes)
+
+
+def compare_together(
+    workloads: list[Workload],
+    frameworks: list[str] | None = None,
+    rounds: Rounds = DEFAULT_ROUNDS,
+    certificate: tls.Certificate | None = None,
+) -> dict[str, Measurement]:
+    """Several variants of one workload in the same rounds: {workload name: Measurement}. Each
+    round measures every framework on every variant, rotating who goes first, so that the ratio
+    between two variants of a framework (plain and TLS) holds no more of the host's drift than
+    the ratio between two frameworks does; one after another (compare_each), seconds apart,
+    it held all of it. Every variant's servers and generators are up at once, idle outside
+    their windows. TLS variants share ``certificate``, or one made here (run_certificate)."""
+    if any(w.tls for w in workloads) and certificate is None:
+        with run_certificate(workloads, topology.current().address) as certificate:
+            return compare_together(workloads, frameworks, rounds, certificate)
+    if not all(w.warmup for w in workloads):
+        raise ValueError("compare_together interleaves windows of steady state, not fixed jobs")
+    run = rounds.for_this_run()
+    names = list(frameworks or servers.FRAMEWORKS)
+    started: dict[str, list[Contender]] = {}
+    try:
+        for workload in workloads:
+            started[workload.name] = start_contenders(workload, names, run.warmup_s, None, certificate)
+        everyone = [c for contenders in started.values() for c in contenders]
+        for i in range(run.rounds):
+            interleaved(everyone, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
+    finally:
+        for contenders in started.values():
+            close_all(contenders)
+    return {w.name: _measurement(w, started[w.name], run) for w in workloads}
 
 
 def compare_each(

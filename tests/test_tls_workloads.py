@@ -12,7 +12,7 @@ import pytest
 from benchmarks import bench_tls
 from harness import compare as compare_module
 from harness import loadspec, tls, workloads
-from harness.compare import Rounds, compare, compare_each
+from harness.compare import Rounds, compare, compare_each, compare_together
 from harness.generator import Generator, GeneratorError
 from harness.loadgen.tls_client import client_context
 from harness.loadgen.window import LoadError
@@ -196,3 +196,36 @@ def test_the_certificate_covers_the_servers_address_when_it_is_not_loopback(monk
     with compare_module.run_certificate([workloads.ws_echo(32, 2, tls=True)], "10.0.0.1"):
         pass
     assert requested == [("10.0.0.1",)]
+
+
+def test_plain_and_tls_are_measured_in_the_same_rounds(monkeypatch):
+    folders = spy_on_certificates(monkeypatch)
+    measured_order = []
+    real = compare_module.measure_round
+
+    def recording(contender, window_s):
+        over_tls = "--tls-cert" in contender.server.command
+        measured_order.append((len(contender.rounds), contender.framework, "tls" if over_tls else "plain"))
+        return real(contender, window_s)
+
+    monkeypatch.setattr(compare_module, "measure_round", recording)
+    plain = workloads.ws_echo(32, 2)
+    measured = compare_together([plain, workloads.with_tls(plain)], FRAMEWORKS, Rounds(2, 0.05, 0.05))
+    assert set(measured) == {plain.name, plain.name + "_tls"}
+    for name, negotiated in ((plain.name, False), (plain.name + "_tls", True)):
+        for framework in FRAMEWORKS:
+            result = measured[name].result(framework)
+            assert result.ops > 0 and bool(result.tls) == negotiated, (name, framework, result.tls)
+            assert result.ratio_to_baseline is not None, "each variant's ratio to its own baseline"
+    rounds = [index for index, _framework, _transport in measured_order]
+    assert rounds == sorted(rounds), "every contender's first window before any second one"
+    first = {(fw, transport) for index, fw, transport in measured_order if index == 0}
+    assert first == {(fw, t) for fw in FRAMEWORKS for t in ("plain", "tls")}, "both variants in each round"
+    assert len(folders) == 1 and not folders[0].exists()
+    with pytest.raises(ValueError, match="fixed jobs"):
+        compare_together([workloads.ws_article(total_connections=2, messages=1)], FRAMEWORKS)
+
+
+def test_the_tls_classes_measure_plain_and_tls_together():
+    for cls in (bench_tls.EchoTLS, bench_tls.HandshakesTLS, bench_tls.GetJsonTLS):
+        assert cls.together and cls.params[1] == ["plain", "tls"], cls.__name__
