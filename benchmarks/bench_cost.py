@@ -18,7 +18,7 @@ import sys
 import servers
 from harness.compare import on_primary_interpreter, quick
 from harness.cost import store
-from harness.cost.cases import FLAMEGRAPH_WORKLOADS, HEADLINE_CASES, WORKLOAD_CASES
+from harness.cost.cases import FLAMEGRAPH_WORKLOADS, HEADLINE_CASES, TLS_CASES, WORKLOAD_CASES
 from harness.cost.family import measure_costs
 from harness.cost.flamegraph import py_spy_missing, record_flamegraph
 from harness.cost.records import CostRecord
@@ -103,6 +103,17 @@ class WorkloadCost(CostComparison):
     to 1 MB (stdlib and orjson), the caches (memory, Redis, a 304, none)."""
 
     cases = WORKLOAD_CASES
+
+    def setup_cache(self):
+        return self.measure()
+
+
+class TlsCost(CostComparison):
+    """The cost of TLS (bench_tls's variants): a 32-byte text echo, GET /json and a handshake,
+    over TLS with the run's certificate; their plain twins are HeadlineCost's and WorkloadCost's
+    cases. The handshake's instructions are the server's side of a full TLS 1.3 handshake."""
+
+    cases = TLS_CASES
 
     def setup_cache(self):
         return self.measure()

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import servers
+from harness import tls
+from harness.compare import run_certificate
 from harness.cost import callgrind, family, quiet, syscalls
 from harness.cost.cases import CASES
 from harness.cost.family import measure_costs
@@ -23,6 +25,7 @@ from harness.outcomes import Failed, Skipped
 from harness.report import cost_time
 from harness.report.regressions import compare_cost
 from harness.report.results import Run
+from harness.topology import LOOPBACK
 from servers import contract
 from servers.__main__ import PRELOAD_ENV
 from servers.baseline_server import unmask
@@ -170,14 +173,33 @@ def test_an_idle_server_is_seen_waiting_in_its_event_loop(start_server):
 @pytest.mark.parametrize("framework", ["aiohttp", "tornado"])
 def test_every_replay_kind_runs_verified_against_a_real_server(framework):
     """Natively, a few operations of every case (the smoke run measures the headline ones only)."""
-    for config in family.server_groups(list(CASES.values()), framework):
-        with family.server_for(config[0], framework, None, None) as server:
-            for case in config:
-                if case.needs_redis:
-                    continue  # tests/test_cache.py covers /cache/redis against a real redis-server
-                with family.replay(case, server, 10.0) as replay:
-                    replay.run(2)
-        assert not pid_alive(server.pid)
+    with run_certificate([case.workload for case in CASES.values()], LOOPBACK) as certificate:
+        for config in family.server_groups(list(CASES.values()), framework, certificate):
+            with family.server_for(config[0], framework, None, None, certificate) as server:
+                for case in config:
+                    if case.needs_redis:
+                        continue  # tests/test_cache.py covers /cache/redis against a real redis-server
+                    with family.replay(case, server, 10.0, certificate) as replay:
+                        replay.run(2)
+            assert not pid_alive(server.pid)
+
+
+def test_a_tls_replay_verifies_the_server_against_the_runs_certificate(tmp_path):
+    (case,) = [c for c in CASES.values() if c.name == "ws_echo_text_32B_tls"]
+    other = tls.make_certificate(tmp_path)
+    with run_certificate([case.workload], LOOPBACK) as certificate:
+        with family.server_for(case, "baseline", None, None, certificate) as server:
+            with pytest.raises(ReplayError, match="TLS handshake with .* failed: .*CERTIFICATE_VERIFY_FAILED"):
+                with family.replay(case, server, 10.0, other) as replay:
+                    replay.run(1)
+
+
+def test_the_cost_of_tls_is_counted_under_valgrind():
+    cases = {c.name: dataclasses.replace(c, ops=20, warmup_ops=4) for c in CASES.values()}
+    measured = measure_costs([cases["ws_echo_text_32B"], cases["ws_echo_text_32B_tls"]], ["baseline"])
+    plain, over_tls = (measured.result(("baseline", name)) for name in ("ws_echo_text_32B", "ws_echo_text_32B_tls"))
+    assert over_tls.instructions_per_op > 1.3 * plain.instructions_per_op, "a record encrypted and decrypted each way"
+    assert any("libcrypto" in f.obj or "libssl" in f.obj for f in over_tls.functions[:20]), over_tls.functions[:5]
 
 
 # --- real servers under valgrind -----------------------------------------------------------

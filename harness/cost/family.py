@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import servers
+from harness.compare import run_certificate
 from harness.cost import callgrind, quiet, syscalls
 from harness.cost.cases import CostCase
 from harness.cost.records import CostRecord
@@ -31,6 +32,8 @@ from harness.loadgen.verify import ReplyError
 from harness.outcomes import Failed, Measurement, Skipped
 from harness.process import ServerError, ServerProcess
 from harness.redis_server import RedisError, RedisServer, redis_missing
+from harness.tls import Certificate
+from harness.topology import LOOPBACK
 
 Key = tuple[str, str]  # (framework, case name)
 DEATH_GRACE_S = 3.0
@@ -51,19 +54,23 @@ CASE_ERRORS = (
 DETERMINISTIC_ENV = {"PYTHONHASHSEED": "0"}
 
 
-def server_config(case: CostCase, framework: str) -> tuple:
+def server_config(case: CostCase, framework: str, certificate: Certificate | None = None) -> tuple:
     """Cases with equal configurations share one server start. Only the Redis case's server
-    is told where Redis is: an extra argument would shift every other case's figures."""
-    server = case.workload.server(framework, None)
+    is told where Redis is: an extra argument would shift every other case's figures (the TLS
+    cases' servers are told where the run's certificate is, in a folder whose name has the
+    same length in every run)."""
+    server = case.workload.server(framework, None, certificate=certificate)
     return tuple(server.command), tuple(sorted(server.env.items())), case.needs_redis
 
 
-def server_groups(cases: list[CostCase], framework: str) -> list[list[CostCase]]:
+def server_groups(
+    cases: list[CostCase], framework: str, certificate: Certificate | None = None
+) -> list[list[CostCase]]:
     """``cases`` by server configuration: each group is measured on one server start natively
     and one under valgrind."""
     groups: dict[tuple, list[CostCase]] = {}
     for case in cases:
-        groups.setdefault(server_config(case, framework), []).append(case)
+        groups.setdefault(server_config(case, framework, certificate), []).append(case)
     return list(groups.values())
 
 
@@ -73,18 +80,21 @@ def measured_pid(server: ServerProcess) -> int:
     return server.server_pid or server.pid
 
 
-def replay(case: CostCase, server: ServerProcess, timeout: float) -> Replay:
+def replay(case: CostCase, server: ServerProcess, timeout: float, certificate: Certificate | None = None) -> Replay:
     """The case's replay on ``server``, each operation starting once the server is idle."""
     pid = measured_pid(server)
-    return replay_for(case.workload.load_spec(server), timeout, settle=lambda: quiet.wait_quiet(pid))
+    spec = case.workload.load_spec(server, certificate)
+    return replay_for(spec, timeout, settle=lambda: quiet.wait_quiet(pid))
 
 
-def server_for(case: CostCase, framework: str, redis_port: int | None, cpu: int | None) -> ServerProcess:
+def server_for(
+    case: CostCase, framework: str, redis_port: int | None, cpu: int | None, certificate: Certificate | None = None
+) -> ServerProcess:
     """The (unstarted, native) server of ``case``'s configuration, seeded alike in every run."""
     workload = case.workload
     if case.needs_redis and redis_port is not None:
         workload = workload.with_server_args("--redis-port", str(redis_port))
-    server = workload.server(framework, cpu)
+    server = workload.server(framework, cpu, certificate=certificate)
     server.env = {**server.env, **DETERMINISTIC_ENV}
     server.inherit_env = False  # the figure must not depend on who runs it (process.MEASURED_ENV_KEEP)
     return server
@@ -101,8 +111,10 @@ class FrameworkRun:
         redis_port: int | None,
         cpu: int | None,
         interrupted: threading.Event | None = None,
+        certificate: Certificate | None = None,
     ) -> None:
         self.framework = framework
+        self.certificate = certificate  # the run's, for the TLS cases
         self.interrupted = interrupted or threading.Event()  # set: measure no further case
         self.cases = cases
         self.redis_port = redis_port
@@ -114,7 +126,7 @@ class FrameworkRun:
     def count_syscalls(self) -> str:
         """Count each case's system calls; returns why none could be counted ("" if they were)."""
         self.stuck = ""
-        with server_for(self.cases[0], self.framework, self.redis_port, self.cpu) as server:
+        with server_for(self.cases[0], self.framework, self.redis_port, self.cpu, self.certificate) as server:
             for case in self.cases:
                 if self.interrupted.is_set():
                     break
@@ -122,7 +134,7 @@ class FrameworkRun:
                     self.syscalls[case.name] = Failed(f"{case.name}: not measured: {self.stuck}")
                     continue
                 try:
-                    with replay(case, server, NATIVE_REPLY_TIMEOUT_S) as r:
+                    with replay(case, server, NATIVE_REPLY_TIMEOUT_S, self.certificate) as r:
                         r.run(case.warmup_ops)
                         self.syscalls[case.name] = syscalls.per_op(measured_pid(server), r.run, case.syscall_ops)
                 except syscalls.AttachRefused as exc:
@@ -143,7 +155,7 @@ class FrameworkRun:
             return
         self.stuck = ""
         with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
-            server = server_for(self.cases[0], self.framework, self.redis_port, self.cpu)
+            server = server_for(self.cases[0], self.framework, self.redis_port, self.cpu, self.certificate)
             server.command = callgrind.command_prefix(Path(tmp)) + server.command
             server.ready_timeout = callgrind.READY_TIMEOUT_S
             with server:
@@ -160,7 +172,7 @@ class FrameworkRun:
                         continue
                     counted = self.syscalls.get(case.name, {})
                     try:
-                        with replay(case, server, REPLY_TIMEOUT_S) as r:
+                        with replay(case, server, REPLY_TIMEOUT_S, self.certificate) as r:
                             r.run(case.warmup_ops)
                             window.open()
                             r.run(case.ops)
@@ -225,8 +237,20 @@ def measure_costs(
 ) -> Measurement[CostRecord]:
     """Every framework's cost on every case, keyed (framework, case name); frameworks
     measured side by side, one on each of ``cpus`` (default: cost_cpus()). ``progress``
-    is called with (framework, frameworks done, frameworks to do) as each one finishes."""
+    is called with (framework, frameworks done, frameworks to do) as each one finishes.
+    TLS cases share one certificate made for this measurement (compare.run_certificate)."""
     cases, frameworks = list(cases), list(frameworks)
+    with run_certificate([case.workload for case in cases], LOOPBACK) as certificate:
+        return _measure_costs(cases, frameworks, cpus, progress, certificate)
+
+
+def _measure_costs(
+    cases: list[CostCase],
+    frameworks: list[str],
+    cpus: list[int | None] | None,
+    progress: Callable[[str, int, int], None] | None,
+    certificate: Certificate | None,
+) -> Measurement[CostRecord]:
     cpus = cpus or cost_cpus()
     outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
     missing_valgrind = callgrind.valgrind_missing() or quiet.unsupported()
@@ -248,10 +272,10 @@ def measure_costs(
         cpu = free_cpus.get()
         measured: dict[Key, CostRecord | Failed] = {}
         try:
-            for group in server_groups(runnable, framework):
+            for group in server_groups(runnable, framework, certificate):
                 if stopping.is_set():
                     break
-                run = FrameworkRun(framework, group, redis.port if redis else None, cpu, stopping)
+                run = FrameworkRun(framework, group, redis.port if redis else None, cpu, stopping, certificate)
                 try:
                     refused = "" if missing_strace else run.count_syscalls()
                     run.count_instructions(missing_strace or refused, tools)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -65,9 +66,11 @@ def masked_frame(opcode: int, payload: bytes, mask: bytes = MASK) -> bytes:
 
 
 class Connection:
-    """One blocking TCP connection with a receive buffer."""
+    """One blocking TCP connection with a receive buffer; over TLS (a wss or https url) the
+    server verified against ``certificate_pem``, the run's certificate, with the stdlib's ssl
+    (the same OpenSSL as the servers'), each connection a full handshake."""
 
-    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S) -> None:
+    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, certificate_pem: str = "") -> None:
         parts = urlsplit(url)
         self.host_port = parts.netloc
         self.path = parts.path
@@ -77,6 +80,16 @@ class Connection:
         except OSError as exc:
             raise ReplayError(f"cannot connect to {parts.netloc}: {exc}") from exc
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if parts.scheme in ("wss", "https"):
+            if not certificate_pem:
+                self.sock.close()
+                raise ReplayError(f"{url}: TLS needs the run's certificate to verify the server against")
+            context = ssl.create_default_context(cadata=certificate_pem)
+            try:
+                self.sock = context.wrap_socket(self.sock, server_hostname=parts.hostname)
+            except (ssl.SSLError, OSError) as exc:
+                self.sock.close()
+                raise ReplayError(f"TLS handshake with {parts.netloc} failed: {exc}") from exc
         self.buffer = bytearray()
 
     def send(self, data: bytes) -> None:
@@ -88,6 +101,8 @@ class Connection:
             data = self.sock.recv(1 << 20)
         except TimeoutError:
             raise NoReply(f"no reply from {self.host_port} within {self.timeout:g}s") from None
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            data = b""  # over TLS: the server closed, with or without its close_notify
         if not data:
             raise ServerClosed(f"{self.host_port} closed the connection")
         return data
@@ -109,8 +124,8 @@ class Connection:
 class WebSocket(Connection):
     """A client WebSocket: the opening handshake checked, server frames read whole."""
 
-    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S) -> None:
-        super().__init__(url, timeout)
+    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, certificate_pem: str = "") -> None:
+        super().__init__(url, timeout, certificate_pem)
         self.send(
             f"GET {self.path} HTTP/1.1\r\nHost: {self.host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
@@ -219,7 +234,7 @@ class EchoReplay(Replay):
         self.ws: WebSocket | None = None
 
     def open(self) -> None:
-        self.ws = WebSocket(self.spec.url, self.timeout)
+        self.ws = WebSocket(self.spec.url, self.timeout, self.spec.server_certificate_pem)
 
     def run(self, ops: int) -> None:
         assembler = MessageAssembler(self.opcode)
@@ -243,7 +258,7 @@ class HandshakeReplay(Replay):
 
     def run(self, ops: int) -> None:
         for _ in range(ops):
-            ws = WebSocket(self.spec.url, self.timeout)
+            ws = WebSocket(self.spec.url, self.timeout, self.spec.server_certificate_pem)
             try:
                 # The close frame goes out once the server waits for it: sent sooner, it
                 # would sometimes find the server's first read done, sometimes not yet.
@@ -267,7 +282,7 @@ class BroadcastReplay(Replay):
 
     def open(self) -> None:
         for _ in range(self.spec.connections):
-            self.subscribers.append(WebSocket(self.spec.url, self.timeout))
+            self.subscribers.append(WebSocket(self.spec.url, self.timeout, self.spec.server_certificate_pem))
             self.settle()  # the server registers a subscriber just after answering its handshake
         if getattr(self.settle, "__func__", None) is Replay.settle:  # no idle wait given: give them time
             time.sleep(SUBSCRIBE_SETTLE_S)
@@ -296,7 +311,7 @@ class HttpReplay(Replay):
         self.connection: Connection | None = None
 
     def open(self) -> None:
-        self.connection = Connection(self.spec.url, self.timeout)
+        self.connection = Connection(self.spec.url, self.timeout, self.spec.server_certificate_pem)
 
     def run(self, ops: int) -> None:
         replies = HttpReplies(self.spec.expect)

@@ -37,8 +37,12 @@ TWINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "http_get_cache_memory": ("bench_cache.CacheHitMemory", ()),
     "http_get_cache_redis": ("bench_cache.CacheHitRedis", ()),
     "http_get_cache_etag_304": ("bench_cache.EtagNotModified", ()),
+    # Over TLS (bench_tls: plain and TLS in the same rounds).
+    "ws_echo_text_32B_tls": ("bench_tls.EchoTLS", ("tls",)),
+    "ws_handshake_tls": ("bench_tls.HandshakesTLS", ("tls",)),
+    "http_get_json_tls": ("bench_tls.GetJsonTLS", ("tls",)),
 }
-COST_CLASSES = ("bench_cost.HeadlineCost", "bench_cost.WorkloadCost")
+COST_CLASSES = ("bench_cost.HeadlineCost", "bench_cost.WorkloadCost", "bench_cost.TlsCost")
 SATURATED_PCT = 90.0
 
 
