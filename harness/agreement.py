@@ -5,6 +5,9 @@ On the same server process, alternating (suite, other, suite, other, ...):
 - WebSocket echo of 32-byte text at 100 connections: the suite's picows generator vs a
   closed-loop client on Node.js and the `ws` package (harness/node/ws_echo_client.js), which
   shares no code, language or event loop with the suite or with any server under test.
+With ``--tls`` both pairs run over TLS (https, wss) on the framework's own TLS setting, with
+a certificate made for each pair: the suite's generators and the Node.js client verify the
+server against it; wrk verifies no certificate, so one request by hand does.
 Prints each tool's median throughput, the server's CPU use under each, and the median of
 the rounds' ratios (which need not be the ratio of the two medians).
 
@@ -35,9 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import servers
-from harness import stats, workloads, wrk
+from harness import stats, tls, workloads, wrk
+from harness.compare import run_certificate
 from harness.generator import Generator
 from harness.process import ServerProcess, cpu_plan, die_with_parent
+from harness.topology import LOOPBACK
 from servers import contract
 
 NODE_CLIENT = Path(__file__).with_name("node") / "ws_echo_client.js"
@@ -58,16 +63,27 @@ def read_line(process: subprocess.Popen, deadline: float) -> str:
     return line
 
 
-def node_ws_echo(server: ServerProcess, connections: int, seconds: float, size: int, cpu: int | None) -> tuple:
+def node_ws_echo(
+    server: ServerProcess,
+    connections: int,
+    seconds: float,
+    size: int,
+    cpu: int | None,
+    certificate: tls.Certificate | None = None,
+) -> tuple:
     """(echoes per second, server CPU % during the window) by the Node.js ``ws`` client
-    (harness/node/ws_echo_client.js), which announces its measured window on stdout."""
+    (harness/node/ws_echo_client.js), which announces its measured window on stdout; over wss
+    when given the run's ``certificate``, which it verifies the server against."""
     node = shutil.which("node")
     if node is None or not (NODE_CLIENT.parent / "node_modules" / "ws").is_dir():
         raise RuntimeError("the Node.js client needs node and harness/node/node_modules: run scripts/setup.sh")
-    args = [node, str(NODE_CLIENT), server.url(contract.WS_ECHO, "ws"), str(connections), str(seconds), str(size)]
+    url = server.url(contract.WS_ECHO, "wss" if certificate else "ws")
+    args = [node, str(NODE_CLIENT), url, str(connections), str(seconds), str(size), str(WARMUP_S)]
+    if certificate is not None:
+        args.append(str(certificate.cert_file))
     deadline = time.monotonic() + seconds + WARMUP_S + 30
     with subprocess.Popen(
-        [*args, str(WARMUP_S)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         preexec_fn=die_with_parent(cpu),
     ) as process:  # fmt: skip
         try:
@@ -173,25 +189,45 @@ class Agreement:
         return not stats.client_bound(min(self.suite_server_cpu, self.other_server_cpu))
 
 
-def agree(framework: str, kind: str, rounds: int, seconds: float) -> Agreement:
+def agree(framework: str, kind: str, rounds: int, seconds: float, over_tls: bool = False) -> Agreement:
+    """One pair of tools on ``framework``'s server; ``over_tls``: https and wss with a certificate
+    made for it (compare.run_certificate), which every tool but wrk verifies the server against."""
+    workload = (
+        workloads.http_get(contract.JSON, 64, tls=over_tls)
+        if kind == "http"
+        else workloads.ws_echo(32, 100, tls=over_tls)
+    )
+    with run_certificate([workload], LOOPBACK) as certificate:
+        return _agree(framework, workload, kind, rounds, seconds, certificate)
+
+
+def _agree(
+    framework: str,
+    workload: workloads.Workload,
+    kind: str,
+    rounds: int,
+    seconds: float,
+    certificate: tls.Certificate | None,
+) -> Agreement:
     server_cpu, generator_cpus = cpu_plan()
-    workload = workloads.http_get(contract.JSON, 64) if kind == "http" else workloads.ws_echo(32, 100)
-    with workload.server(framework, server_cpu) as server:
+    with workload.server(framework, server_cpu, certificate=certificate) as server:
         if kind == "http":
             other_name = "wrk"
 
             def other() -> tuple[float, float]:
-                url = server.url(contract.JSON)
-                wrk.check_once(url, contract.JSON)  # wrk verifies no body: check one by hand
+                url = server.url(contract.JSON, workload.scheme)
+                context = tls.client_context(certificate) if certificate else None
+                wrk.check_once(url, contract.JSON, context)  # wrk verifies no body nor certificate: checked by hand
                 run = functools.partial(wrk.wrk_requests_per_second, url, connections=64, duration_s=seconds)
                 return cpu_pct(server, functools.partial(run, cpu=generator_cpus[0]))
         else:
             other_name = "node ws client"
 
             def other() -> tuple[float, float]:
-                return node_ws_echo(server, 100, seconds, 32, generator_cpus[0])
+                return node_ws_echo(server, 100, seconds, 32, generator_cpus[0], certificate)
 
-        with Generator(workload.load_spec(server, warmup_s=WARMUP_S), generator_cpus, 1) as generator:
+        spec = workload.load_spec(server, certificate, warmup_s=WARMUP_S)
+        with Generator(spec, generator_cpus, 1) as generator:
             generator.wait_ready()
             measured = []
             for i in range(rounds):
@@ -210,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frameworks", default=",".join(servers.FRAMEWORKS_UNDER_TEST))
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=1.0, help="per window (wrk's: whole seconds, at least 1)")
+    parser.add_argument("--tls", action="store_true", help="over TLS: https (wrk) and wss (the Node.js client)")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.seconds <= 0:
         parser.error("--rounds must be at least 1 and --seconds above 0")
@@ -228,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         # One pair takes about 2 x rounds x seconds plus start-up: say which, and how far the run is.
         print(f"agreement: {framework.name} {kind} ({index}/{len(pairs)}), {time.monotonic() - started:.0f} s "
               "so far", file=sys.stderr, flush=True)  # fmt: skip
-        r = agree(framework.name, kind, args.rounds, args.seconds)
+        r = agree(framework.name, kind, args.rounds, args.seconds, args.tls)
         if r.comparable:
             worst, compared = max(worst, abs(r.ratio - 1)), compared + 1
         if r.disagrees:

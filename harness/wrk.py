@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import ssl
 import subprocess
 import urllib.request
 
@@ -40,10 +41,11 @@ def parse_wrk_output(output: str) -> float:
     return float(match.group(1))
 
 
-def check_once(url: str, path: str) -> None:
-    """One request by hand, verified, before wrk's unverified flood."""
+def check_once(url: str, path: str, context: ssl.SSLContext | None = None) -> None:
+    """One request by hand, verified, before wrk's unverified flood; over https the server is
+    verified against ``context`` (wrk itself verifies no certificate)."""
     content_type, body = EXPECTED[path]
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=5, context=context) as response:
         got = response.read()
         if response.status != 200 or not (response.headers.get("Content-Type") or "").startswith(content_type):
             raise WrkError(f"GET {url}: status {response.status}, content type {response.headers.get('Content-Type')}")

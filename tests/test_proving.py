@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from harness import agreement, compare, stability
+from harness import agreement, compare, stability, tls, workloads
 from harness.outcomes import Measurement, Summary
 from harness.process import ServerProcess
 from tests.conftest import fake_server
@@ -31,6 +31,24 @@ def test_node_client_fails_with_the_cause(mode, message):
     with fake_server(mode) as server:
         with pytest.raises(RuntimeError, match=message):
             agreement.node_ws_echo(server, connections=2, seconds=2, size=32, cpu=None)
+
+
+@pytest.mark.parametrize("kind", ["ws", "http"])
+def test_a_tls_pair_runs_both_tools_over_tls_on_the_frameworks_own_setting(kind):
+    # One round each way: the pair's plumbing (certificates, wss for Node.js, https for wrk),
+    # not its figures; both tools verified the server (wrk by one request by hand).
+    result = agreement.agree("aiohttp", kind, rounds=2, seconds=1.0 if kind == "http" else 0.3, over_tls=True)
+    assert result.workload.endswith("_tls")
+    assert all(r.suite_per_s > 0 and r.other_per_s > 0 for r in result.rounds)
+
+
+def test_the_node_client_verifies_a_tls_server_against_the_runs_certificate(tmp_path):
+    workload = workloads.ws_echo(32, 1, tls=True)
+    (tmp_path / "served").mkdir(), (tmp_path / "other").mkdir()
+    served, other = tls.make_certificate(tmp_path / "served"), tls.make_certificate(tmp_path / "other")
+    with workload.server("baseline", None, certificate=served) as server:
+        with pytest.raises(RuntimeError, match="self.signed certificate|unable to verify|certificate"):
+            agreement.node_ws_echo(server, connections=1, seconds=0.3, size=32, cpu=None, certificate=other)
 
 
 def test_node_client_refuses_sizes_too_small_for_its_sequence_numbers():

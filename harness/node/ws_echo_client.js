@@ -2,7 +2,10 @@
 // Written on Node.js and the `ws` package, so it shares no code, language or event loop with the
 // suite's picows generator or with any server under test.
 //
-//   node ws_echo_client.js URL CONNECTIONS SECONDS SIZE WARMUP_SECONDS
+//   node ws_echo_client.js URL CONNECTIONS SECONDS SIZE WARMUP_SECONDS [CA_FILE]
+//
+// A wss:// URL takes CA_FILE, the run's certificate (harness/tls.py): the server is verified
+// against it alone, its name included, as the suite's generator verifies it.
 //
 // Closed loop, like the suite: each connection sends one text message and waits for its echo
 // before sending the next. Every message carries its own sequence number and every echo is
@@ -12,12 +15,15 @@
 "use strict";
 const WebSocket = require("ws");
 
-const [url, connections, seconds, size, warmup] = [
+const [url, connections, seconds, size, warmup, caFile] = [
   process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5]), Number(process.argv[6]),
+  process.argv[7],
 ];
 if (!url || !(connections > 0) || !(seconds > 0) || !(size >= 16) || !(warmup >= 0)) {
-  fail("usage: node ws_echo_client.js URL CONNECTIONS SECONDS SIZE(>=16) WARMUP_SECONDS");
+  fail("usage: node ws_echo_client.js URL CONNECTIONS SECONDS SIZE(>=16) WARMUP_SECONDS [CA_FILE]");
 }
+if (url.startsWith("wss:") !== Boolean(caFile)) fail("a wss:// URL takes the run's certificate (CA_FILE), ws:// none");
+const tlsOptions = caFile ? { ca: require("fs").readFileSync(caFile) } : {};
 const SETUP_LIMIT_MS = 10000; // to open every connection
 const REPLY_LIMIT_MS = 10000; // for the last echoes after the window closes
 
@@ -41,7 +47,7 @@ const starters = [];
 const setupTimer = setTimeout(() => fail(`only ${opened} of ${connections} connections opened within 10 s`), SETUP_LIMIT_MS);
 
 for (let i = 0; i < connections; i++) {
-  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 20 });
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 20, ...tlsOptions });
   let sequence = 0;
   let expected = "";
   let done = false;
