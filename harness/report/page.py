@@ -9,6 +9,7 @@ import servers
 from harness.compare import QUICK_WINDOW_S
 from harness.report import claims, fixed_load, ladder, svg, verdict, workers
 from harness.report import interpreters as by_interpreter
+from harness.report import tls as cost_of_tls
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, day, number, ops_per_second
 from harness.report.formatting import escape as _e
 from harness.report.results import (
@@ -283,6 +284,29 @@ def _workers_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) ->
     return out
 
 
+def _tls_section(latest: dict[str, Run]) -> list[str]:
+    made = {machine: cost_of_tls.tables(run) for machine, run in latest.items()}
+    if not any(made.values()):
+        return []
+    out = [
+        '<h2 id="tls">The cost of TLS</h2>',
+        '<p class="meta">The headline echo, WebSocket handshakes and GET /json, plain and over TLS (https, wss: '
+        "TLS 1.3 with a certificate made for the run, ECDSA P-256), each server in its framework's own TLS "
+        "setting, plain and TLS measured in the same rounds. TLS time / plain is how much longer an operation "
+        "takes over TLS (larger: TLS costs more); the instructions per operation (one in flight, cost.html) "
+        "are the server's, which the host cannot move. Over TLS each handshake is a full one, and on a host of "
+        "two CPUs its figure is the generator's more than the server's (⚠: the server was not saturated).</p>",
+    ]
+    for machine, found_tables in made.items():
+        out.append(_machine_section("tls", machine, latest[machine]))
+        for t in found_tables:
+            out.append(f'<h3 class="tls-workload" id="tls-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
+            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
+            out.append(cost_of_tls.html_table(t))
+        out.append("</section>")
+    return out
+
+
 def _interpreters_section(runs: list[Run], verdicts: Mapping[str, by_interpreter.Verdicts]) -> list[str]:
     pythons = configured_pythons()
     made = by_interpreter.tables(runs, pythons, verdicts)
@@ -352,7 +376,8 @@ def render(
         '<html lang="en"><head><meta charset="utf-8"><title>Frameworks side by side and across releases</title>',
         f"<style>{CSS}</style></head><body>",
         '<nav><a href="index.html">← asv graphs</a><a href="#verdict">Verdict</a><a href="#ladder">The ladder</a>'
-        '<a href="#fixed-load">Fixed load</a><a href="#workers">Workers</a><a href="#interpreters">Interpreters</a>'
+        '<a href="#fixed-load">Fixed load</a><a href="#workers">Workers</a>'
+        '<a href="#tls">TLS</a><a href="#interpreters">Interpreters</a>'
         '<a href="#side-by-side">Side by side</a>'
         '<a href="#releases">Across releases</a><a href="cost.html">Cost per operation</a></nav>',
         "<h1>Frameworks side by side and across releases</h1>",
@@ -367,6 +392,7 @@ def render(
         *_ladder_section(found, latest_runs(runs), headline_classes() if headline is None else headline),
         *_fixed_load_section(found, latest_runs(runs)),
         *_workers_section(found, latest_runs(runs)),
+        *_tls_section(latest_runs(runs)),
         *_interpreters_section(runs, verdicts or {}),
         *_side_by_side_section(found, latest_runs(runs)),
         *_releases_section(found, release_runs(runs)),

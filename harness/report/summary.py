@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from harness.compare import QUICK_WINDOW_S
 from harness.report import fixed_load, ladder, verdict, workers
 from harness.report import interpreters as by_interpreter
+from harness.report import tls as cost_of_tls
 from harness.report.formatting import CLIENT_BOUND_MEANS, bound_by, number, ops_per_second
 from harness.report.interpreters import Verdicts
 from harness.report.results import BASELINE, Run, configured_pythons, is_quick, latest_runs, primary_python, workloads
@@ -74,6 +75,8 @@ def render(runs: list[Run], headline_classes: list[str], verdicts: Mapping[str, 
             lines.extend(fixed_load.terminal_block(t))
         for t in workers.tables(run, found):
             lines.extend(workers.terminal_block(t))
+        for t in cost_of_tls.tables(run):
+            lines.extend(cost_of_tls.terminal_block(t))
         for t in by_interpreter.tables(runs, configured_pythons(), verdicts):
             if t.machine == machine:
                 lines.extend(by_interpreter.terminal_block(t, primary_python()))
