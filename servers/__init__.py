@@ -9,6 +9,7 @@ own multi-process mode (servers/workers.py), and the registration says which it 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.metadata
 import importlib.util
@@ -18,7 +19,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
@@ -370,6 +371,27 @@ def server_ssl_context(options: ServerOptions) -> ssl.SSLContext | None:
 
 
 Stop = Callable[[], Awaitable[None]]
+
+
+def run_on_new_loop(main: Coroutine[Any, Any, Any], loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> None:
+    """``asyncio.Runner(loop_factory=...).run(main)``. Python 3.10 has no Runner (3.11 added it):
+    there the same steps are taken by hand, as asyncio.run takes them with its own loop."""
+    if hasattr(asyncio, "Runner"):
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main)
+        return
+    loop = loop_factory()
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main)
+    finally:
+        try:
+            asyncio.runners._cancel_all_tasks(loop)  # what asyncio.run does on 3.10
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
 
 
 class ServerModule(Protocol):

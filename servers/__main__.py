@@ -170,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if os.environ.get(PRELOAD_ENV):
         importlib.import_module(os.environ[PRELOAD_ENV])
-    with asyncio.Runner(loop_factory=loop_factory(args.loop)) as runner:
-        runner.run(serve(args, sock))
+    servers.run_on_new_loop(serve(args, sock), loop_factory(args.loop))
     return 0
 
 

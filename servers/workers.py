@@ -99,8 +99,7 @@ def run_worker(start: Start, sock: socket.socket, options: ServerOptions, loop: 
     for signum in (signal.SIGTERM, signal.SIGINT):  # the supervisor's handlers, until the loop's own
         signal.signal(signum, signal.SIG_DFL)
     try:
-        with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
-            runner.run(serve_worker(start, sock, options))
+        servers.run_on_new_loop(serve_worker(start, sock, options), loop_factory(loop))
         return 0
     except BaseException:  # noqa: BLE001 - a worker reports its failure and ends
         traceback.print_exc()
