@@ -132,8 +132,10 @@ def test_every_other_interpreter_has_one_environment_of_every_lines_latest_relea
     newest = {}
     for entry in INCLUDE:  # each line in release order: the last entry is its latest release
         newest.update(entry["req"] if measured_framework(entry) != "sanic" else {"sanic": entry["req"]["sanic"]})
+    # On 3.10 the newest lines of four require 3.11: the newest releases that install there.
+    on_310 = {"tornado": "6.5.10", "websockets": "16.1.1", "starlette": "1.7.0", "fastapi": "0.162.5"}
     for entry in LATEST_ON_OTHERS:
-        assert entry["req"] == newest, entry["python"]
+        assert entry["req"] == (newest | on_310 if entry["python"] == "3.10" else newest), entry["python"]
         assert entry["env_nobuild"] == {LATEST_RELEASES_ENV: "1"}, "every framework measured, marked for the reports"
     run = Run("box", "c" * 40, 1, 1, "env", MappingProxyType(LATEST_ON_OTHERS[0]["req"]), MappingProxyType({}),
               MappingProxyType(LATEST_ON_OTHERS[0]["env_nobuild"]), python="3.10")  # fmt: skip
