@@ -34,12 +34,13 @@ Method = TypeVar("Method", bound=Callable)
 # The headline classes (benchmarks/headline.txt) measure longer than the rest: more rounds
 # let the median ride over a round in which the host stole the generator's or the server's
 # CPU; python -m harness.stability shows what these settings give between runs.
-HEADLINE_RUN = Rounds(rounds=7, window_s=1.0, warmup_s=0.5)
-# The headline on the other interpreters (harness/interpreters.py): three windows of 0.5 s.
-# HEADLINE_RUN there would add ~3 minutes per interpreter to a default run already at its
-# 30; across interpreters the figures come from different runs anyway, so host drift, not
-# the windows, bounds that comparison (the cost family's instructions are its exact measure).
-OTHER_INTERPRETER_RUN = Rounds(rounds=3, window_s=0.5, warmup_s=0.2)
+# Five rounds, not seven, since the interpreter and TLS axes joined the default run.
+HEADLINE_RUN = Rounds(rounds=5, window_s=1.0, warmup_s=0.5)
+# The headline on the other interpreters (harness/interpreters.py): SHORT_RUN's windows (below).
+# HEADLINE_RUN there would add ~3 minutes to a default run already at its 30; across
+# interpreters the figures come from different runs anyway, so the host's drift, not the
+# windows, bounds that comparison (the cost family's instructions are its exact measure).
+OTHER_INTERPRETER_RUN = Rounds(rounds=3, window_s=0.3, warmup_s=0.1)
 # Every other comparison: three windows of 0.3 s, the least that gives a median and a spread
 # (iqr_pct in each summary says whether they were long enough). Twelve frameworks each get a
 # warm-up and three windows per workload, and the default run has 30 minutes on two cores:

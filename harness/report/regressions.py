@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from harness.cost.cases import CASES
+from harness.cost.cases import syscalls_repeat
 from harness.cost.records import CostRecord, diff, record_path
 from harness.report.results import Run
 
@@ -124,7 +124,7 @@ def compare_cost(
                 change = (after / before - 1) * 100 if before else (math.inf if after else 0.0)
                 framework, case = label.split(",", 1)
                 large = metric != "track_syscalls_per_op" or (
-                    abs(after - before) >= SYSCALL_FLOOR and (case not in CASES or CASES[case].syscalls_repeat)
+                    abs(after - before) >= SYSCALL_FLOOR and syscalls_repeat(case)
                 )
                 flag = ""
                 if change > threshold and large:
