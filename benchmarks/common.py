@@ -34,8 +34,7 @@ Method = TypeVar("Method", bound=Callable)
 # The headline classes (benchmarks/headline.txt) measure longer than the rest: more rounds
 # let the median ride over a round in which the host stole the generator's or the server's
 # CPU; python -m harness.stability shows what these settings give between runs.
-# Five rounds, not seven, since the interpreter and TLS axes joined the default run.
-HEADLINE_RUN = Rounds(rounds=5, window_s=1.0, warmup_s=0.5)
+HEADLINE_RUN = Rounds(rounds=7, window_s=1.0, warmup_s=0.5)
 # The headline on the other interpreters (harness/interpreters.py): SHORT_RUN's windows (below).
 # HEADLINE_RUN there would add ~3 minutes to a default run already at its 30; across
 # interpreters the figures come from different runs anyway, so the host's drift, not the
