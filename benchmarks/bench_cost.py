@@ -52,10 +52,7 @@ class CostComparison(Experiment):
 
     def measure(self):
         chosen = [case.for_this_run() for case in self.cases if case.in_smoke_run or not quick()]
-        # The other interpreters count instructions only: the native pass for system calls cost
-        # ~20 % of each one's HeadlineCost, and the default run holds four interpreters.
-        no_syscalls = "" if on_primary_interpreter() else OTHER_INTERPRETER_SYSCALLS
-        measured = measure_costs(chosen, measured_frameworks(), no_syscalls=no_syscalls)
+        measured = measure_costs(chosen, measured_frameworks())
         store.save_records(measured)
         # What asv keeps for the track methods: the figures, not the profiles, which the site
         # and harness.regressions read from the saved records. asv loads a class's cached
@@ -126,7 +123,6 @@ class TlsCost(CostComparison):
 # starts each server in seconds, and all twelve took 30-35 s of the quick pass's 5 minutes.
 SMOKE_FRAMEWORKS = ("baseline", "aiohttp", "tornado", "websockets")
 NOT_IN_SMOKE_RUN = "not measured in a smoke run (asv --quick)"
-OTHER_INTERPRETER_SYSCALLS = "system calls are counted on the primary interpreter only (harness/interpreters.py)"
 RELEASE_ENV_BASELINE = (
     "the baseline's cost is measured in the default environment; a release environment measures its framework alone"
 )

@@ -349,18 +349,3 @@ def test_system_calls_are_judged_where_they_repeat(tmp_path):
     assert not regressed, lines
     lines, regressed, _ = compare_cost(run("a" * 40, 4.0, 13.4), run("b" * 40, 5.0, 13.4), tmp_path)
     assert regressed and any("MORE" in line and "ws_echo_binary_32B" in line for line in lines), lines
-
-
-def test_the_other_interpreters_count_instructions_only(monkeypatch):
-    from benchmarks import bench_cost
-    from harness.compare import PRIMARY_PYTHON_ENV
-
-    echo = dataclasses.replace(CASES["ws_echo_text_32B"], ops=10, warmup_ops=2)
-    monkeypatch.setattr(bench_cost.HeadlineCost, "cases", (echo,))
-    monkeypatch.setattr(bench_cost, "measured_frameworks", lambda: ["baseline"])
-    monkeypatch.setenv(PRIMARY_PYTHON_ENV, "3.97")  # this interpreter is not the primary one
-    measured = bench_cost.HeadlineCost().measure()
-    record = measured.result(("baseline", echo.name))
-    assert record.instructions_per_op > 10_000 and record.syscall_ops == 0
-    with pytest.raises(NotImplementedError, match="counted on the primary interpreter only"):
-        bench_cost.HeadlineCost().track_syscalls_per_op(measured, "baseline", echo.name)

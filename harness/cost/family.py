@@ -234,16 +234,14 @@ def measure_costs(
     frameworks: Iterable[str],
     cpus: list[int | None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-    no_syscalls: str = "",
 ) -> Measurement[CostRecord]:
     """Every framework's cost on every case, keyed (framework, case name); frameworks
     measured side by side, one on each of ``cpus`` (default: cost_cpus()). ``progress``
     is called with (framework, frameworks done, frameworks to do) as each one finishes.
-    TLS cases share one certificate made for this measurement (compare.run_certificate).
-    ``no_syscalls``: why system calls are not counted this time (instructions only), or ""."""
+    TLS cases share one certificate made for this measurement (compare.run_certificate)."""
     cases, frameworks = list(cases), list(frameworks)
     with run_certificate([case.workload for case in cases], LOOPBACK) as certificate:
-        return _measure_costs(cases, frameworks, cpus, progress, certificate, no_syscalls)
+        return _measure_costs(cases, frameworks, cpus, progress, certificate)
 
 
 def _measure_costs(
@@ -252,12 +250,11 @@ def _measure_costs(
     cpus: list[int | None] | None,
     progress: Callable[[str, int, int], None] | None,
     certificate: Certificate | None,
-    no_syscalls: str,
 ) -> Measurement[CostRecord]:
     cpus = cpus or cost_cpus()
     outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
     missing_valgrind = callgrind.valgrind_missing() or quiet.unsupported()
-    missing_strace = no_syscalls or syscalls.strace_missing() or ""
+    missing_strace = syscalls.strace_missing() or ""
     tools = {"python": platform.python_version()}
     if not missing_valgrind:
         tools["valgrind"] = callgrind.valgrind_version()
