@@ -10,6 +10,7 @@ host, its environment not created (a release that does not support it), or not r
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,8 @@ def tables(
                 fw: {c.python: _cell(c.run, cls, cost_case, fw) for c in columns if c.run is not None}
                 for fw in frameworks
             }
+            # A framework without the endpoint (n/a everywhere) is left out, as elsewhere on the page.
+            rows = {fw: cells for fw, cells in rows.items() if not all(_na(cell) for cell in cells.values())}
             out.append(InterpreterTable(machine, cls, title, columns, rows))
     return out
 
@@ -120,10 +123,22 @@ def _version_key(python: str) -> tuple[int, ...]:
     return tuple(int(part) for part in python.split(".") if part.isdigit())
 
 
+def _na(cell: Cell) -> bool:
+    """Both figures n/a (NaN): not measured there, rather than failed (None)."""
+    return all(v is not None and math.isnan(v) for v in (cell.seconds_per_op, cell.instructions))
+
+
 def _change(value: float | None, reference: float | None) -> str:
     if not usable(value) or not usable(reference) or not reference:
         return ""
     return f"{(value / reference - 1) * 100:+.1f} %"
+
+
+def _figures(cells: Mapping[str, Cell], python: str, primary: str) -> tuple[str, str, str]:
+    """One interpreter's cell as text: (ops/s, instructions per op, change from the primary's or "")."""
+    cell, reference = cells[python], cells.get(primary)
+    change = _change(cell.instructions, reference.instructions if reference else None)
+    return ops_per_second(cell.seconds_per_op), number(cell.instructions, digits=0), "" if python == primary else change
 
 
 def html_table(t: InterpreterTable, primary: str | None = None) -> str:
@@ -138,19 +153,13 @@ def html_table(t: InterpreterTable, primary: str | None = None) -> str:
         f"{''.join(heads)}</tr><tr>{sub}</tr></thead><tbody>"
     ]
     for framework, cells in t.rows.items():
-        reference = cells.get(primary)
         tds = []
         for c in t.columns:
             if c.run is None:
                 tds.append(f'<td colspan="2" class="missing" title="{_e(c.missing)}">n/a</td>')
                 continue
-            cell = cells[c.python]
-            change = _change(cell.instructions, reference.instructions if reference else None)
-            instructions = number(cell.instructions, digits=0)
-            if c.python != primary and change:
-                instructions += f" <small>({change})</small>"
-            speed = ops_per_second(cell.seconds_per_op)
-            tds.append(f"<td>{speed}</td><td>{instructions}</td>")
+            speed, instructions, change = _figures(cells, c.python, primary)
+            tds.append(f"<td>{speed}</td><td>{instructions}{f' <small>({change})</small>' if change else ''}</td>")
         rows.append(f"<tr><td>{_e(framework)}</td>{''.join(tds)}</tr>")
     rows.append("</tbody></table>")
     notes = [f"Python {c.python}: n/a, {c.missing}" for c in t.columns if c.run is None]
@@ -164,17 +173,13 @@ def terminal_block(t: InterpreterTable, primary: str | None = None) -> list[str]
     primary = primary or primary_python()
     lines = [f"  {t.title} across interpreters, instructions per op (change from {primary}), ops/s:"]
     for framework, cells in t.rows.items():
-        reference = cells.get(primary)
         parts = []
         for c in t.columns:
             if c.run is None:
                 parts.append(f"{c.python} n/a")
                 continue
-            cell = cells[c.python]
-            change = _change(cell.instructions, reference.instructions if reference else None)
-            figure = number(cell.instructions, digits=0) if cell.instructions is not None else "n/a"
-            speed = ops_per_second(cell.seconds_per_op)
-            parts.append(f"{c.python} {figure}{f' ({change})' if change and c.python != primary else ''} {speed}/s")
+            speed, figure, change = _figures(cells, c.python, primary)
+            parts.append(f"{c.python} {figure}{f' ({change})' if change else ''} {speed}/s")
         lines.append(f"    {framework:<11} " + " | ".join(parts))
     for c in t.columns:
         if c.run is None:
