@@ -13,14 +13,11 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import selectors
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,7 +28,7 @@ import servers
 from harness import tls
 from servers import contract
 from servers.__main__ import EXIT_USAGE
-from tests.test_workers import alive, die_with_this_process, gone, process_tree
+from tests.test_workers import Server, alive, gone, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = list(servers.FRAMEWORKS)
@@ -39,58 +36,19 @@ HTTP = [name for name in ALL if servers.FRAMEWORKS[name].http]
 # One framework per kind of multi-process mode that must serve TLS: the baseline's SO_REUSEPORT
 # processes (aiohttp's and websockets' mode too) and uvicorn's supervisor (the ASGI frameworks').
 ON_WORKERS = ["baseline", "uvicorn"]
-READY_TIMEOUT_S = 60.0  # every server of the scenario starts at once on this host's cores
 STOP_TIMEOUT_S = 10.0
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 
 
-class TlsServer:
+class TlsServer(Server):
     """One ``python -m servers <framework> --tls-cert --tls-key [--workers N]`` and its ready record."""
 
     def __init__(self, framework: str, certificate: tls.Certificate, workers: int = 1) -> None:
-        self.framework, self.workers = framework, workers
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "servers", framework, "--workers", str(workers)]
-            + ["--tls-cert", str(certificate.cert_file), "--tls-key", str(certificate.key_file)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=die_with_this_process,
-        )
-        self.record: dict = {}
-        self.tree: list[int] = []
-
-    @property
-    def port(self) -> int:
-        return self.record["port"]
+        tls_args = ("--tls-cert", str(certificate.cert_file), "--tls-key", str(certificate.key_file))
+        super().__init__(framework, workers, tls_args)
 
     def __repr__(self) -> str:
         return f"{self.framework} on {self.workers} worker(s)"
-
-
-def wait_ready(started: list[TlsServer]) -> None:
-    """Read every server's ready line (they start together) and note its process tree."""
-    waiting = {server.process.stdout: server for server in started}
-    buffered = {server: b"" for server in started}
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    with selectors.DefaultSelector() as selector:
-        for stdout in waiting:
-            selector.register(stdout, selectors.EVENT_READ)
-        while waiting:
-            assert time.monotonic() < deadline, f"not ready within {READY_TIMEOUT_S:g} s: {list(waiting.values())}"
-            for key, _ in selector.select(0.2):
-                server = waiting.pop(key.fileobj)
-                chunk = os.read(key.fd, 4096)
-                assert chunk, f"{server} exited before its ready line: {server.process.stderr.read().decode()}"
-                buffered[server] += chunk
-                if b"\n" not in buffered[server]:
-                    waiting[key.fileobj] = server
-                    continue
-                line = buffered[server].split(b"\n", 1)[0].decode()
-                server.record = contract.parse_ready_line(line) or {}
-                assert server.record, f"{server}: {line!r} is no ready line"
-                server.tree = process_tree(server.process.pid)
-                selector.unregister(key.fileobj)
 
 
 @pytest.fixture(scope="module")

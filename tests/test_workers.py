@@ -44,12 +44,13 @@ def die_with_this_process() -> None:
 
 
 class Server:
-    """One ``python -m servers <framework> --workers 2``: its root process and its ready record."""
+    """One ``python -m servers <framework> --workers 2`` (and ``extra_args``): its root process
+    and its ready record."""
 
-    def __init__(self, framework: str, workers: int = 2) -> None:
-        self.framework = framework
+    def __init__(self, framework: str, workers: int = 2, extra_args: tuple[str, ...] = ()) -> None:
+        self.framework, self.workers = framework, workers
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "servers", framework, "--workers", str(workers)],
+            [sys.executable, "-m", "servers", framework, "--workers", str(workers), *extra_args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -77,9 +78,10 @@ class Server:
 
 
 def wait_ready(started: list[Server]) -> None:
-    """Read every server's ready line (they start together) and note its process tree."""
+    """Read every server's ready line (they start together) and note its process tree. Keyed by
+    server, not framework: a scenario may start one framework twice (tests/test_tls_servers.py)."""
     waiting = {server.process.stdout: server for server in started}
-    buffered = {server.framework: b"" for server in started}
+    buffered = {server: b"" for server in started}
     deadline = time.monotonic() + READY_TIMEOUT_S
     with selectors.DefaultSelector() as selector:
         for stdout in waiting:
@@ -90,9 +92,9 @@ def wait_ready(started: list[Server]) -> None:
                 server = waiting[key.fileobj]
                 chunk = os.read(key.fd, 4096)
                 assert chunk, f"{server.framework} exited before its ready line: {server.stderr()}"
-                buffered[server.framework] += chunk
-                if b"\n" in buffered[server.framework]:
-                    line = buffered[server.framework].split(b"\n", 1)[0].decode()
+                buffered[server] += chunk
+                if b"\n" in buffered[server]:
+                    line = buffered[server].split(b"\n", 1)[0].decode()
                     server.record = contract.parse_ready_line(line) or {}
                     assert server.record, f"{server.framework}: {line!r} is no ready line"
                     server.tree = process_tree(server.process.pid)
