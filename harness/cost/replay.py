@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from harness.loadgen.http import encode_request
 from harness.loadgen.payloads import PAYLOAD_VARIANTS, payload_variants
+from harness.loadgen.tls_client import client_context
 from harness.loadgen.verify import BINARY, CLOSE, TEXT, HttpReplies, MessageAssembler, check_broadcast, check_echo, name
 from harness.loadspec import HttpRequests, LoadSpec, WsBroadcast, WsEcho, WsHandshake
 
@@ -66,11 +67,11 @@ def masked_frame(opcode: int, payload: bytes, mask: bytes = MASK) -> bytes:
 
 
 class Connection:
-    """One blocking TCP connection with a receive buffer; over TLS (a wss or https url) the
-    server verified against ``certificate_pem``, the run's certificate, with the stdlib's ssl
-    (the same OpenSSL as the servers'), each connection a full handshake."""
+    """One blocking TCP connection with a receive buffer; over TLS (a wss or https url) wrapped
+    in ``context``, the replay's (tls_client.client_context: the run's certificate alone), with
+    the stdlib's ssl (the same OpenSSL as the servers'), each connection a full handshake."""
 
-    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, certificate_pem: str = "") -> None:
+    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(url)
         self.host_port = parts.netloc
         self.path = parts.path
@@ -80,11 +81,7 @@ class Connection:
         except OSError as exc:
             raise ReplayError(f"cannot connect to {parts.netloc}: {exc}") from exc
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if parts.scheme in ("wss", "https"):
-            if not certificate_pem:
-                self.sock.close()
-                raise ReplayError(f"{url}: TLS needs the run's certificate to verify the server against")
-            context = ssl.create_default_context(cadata=certificate_pem)
+        if context is not None:
             try:
                 self.sock = context.wrap_socket(self.sock, server_hostname=parts.hostname)
             except (ssl.SSLError, OSError) as exc:
@@ -124,8 +121,8 @@ class Connection:
 class WebSocket(Connection):
     """A client WebSocket: the opening handshake checked, server frames read whole."""
 
-    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, certificate_pem: str = "") -> None:
-        super().__init__(url, timeout, certificate_pem)
+    def __init__(self, url: str, timeout: float = REPLY_TIMEOUT_S, context: ssl.SSLContext | None = None) -> None:
+        super().__init__(url, timeout, context)
         self.send(
             f"GET {self.path} HTTP/1.1\r\nHost: {self.host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {WS_KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
@@ -227,6 +224,7 @@ class EchoReplay(Replay):
         if spec.compression != "off" or spec.fragment_size:
             raise ValueError("the cost replay sends whole, uncompressed messages")
         self.spec = spec
+        self.context = client_context(spec)  # None for a plain url; made once, not per connection
         self.opcode = BINARY if spec.binary else TEXT
         self.payloads = payload_variants(spec.size, spec.binary, spec.payload)
         self.frames = [masked_frame(self.opcode, p) for p in self.payloads]
@@ -234,7 +232,7 @@ class EchoReplay(Replay):
         self.ws: WebSocket | None = None
 
     def open(self) -> None:
-        self.ws = WebSocket(self.spec.url, self.timeout, self.spec.server_certificate_pem)
+        self.ws = WebSocket(self.spec.url, self.timeout, self.context)
 
     def run(self, ops: int) -> None:
         assembler = MessageAssembler(self.opcode)
@@ -255,10 +253,11 @@ class HandshakeReplay(Replay):
 
     def __init__(self, spec: WsHandshake) -> None:
         self.spec = spec
+        self.context = client_context(spec)  # None for a plain url; made once, not per connection
 
     def run(self, ops: int) -> None:
         for _ in range(ops):
-            ws = WebSocket(self.spec.url, self.timeout, self.spec.server_certificate_pem)
+            ws = WebSocket(self.spec.url, self.timeout, self.context)
             try:
                 # The close frame goes out once the server waits for it: sent sooner, it
                 # would sometimes find the server's first read done, sometimes not yet.
@@ -275,6 +274,7 @@ class BroadcastReplay(Replay):
 
     def __init__(self, spec: WsBroadcast) -> None:
         self.spec = spec
+        self.context = client_context(spec)  # None for a plain url; made once, not per connection
         self.payloads = payload_variants(spec.size, False)
         self.frames = [masked_frame(TEXT, p) for p in self.payloads]
         self.sent = 0
@@ -282,7 +282,7 @@ class BroadcastReplay(Replay):
 
     def open(self) -> None:
         for _ in range(self.spec.connections):
-            self.subscribers.append(WebSocket(self.spec.url, self.timeout, self.spec.server_certificate_pem))
+            self.subscribers.append(WebSocket(self.spec.url, self.timeout, self.context))
             self.settle()  # the server registers a subscriber just after answering its handshake
         if getattr(self.settle, "__func__", None) is Replay.settle:  # no idle wait given: give them time
             time.sleep(SUBSCRIBE_SETTLE_S)
@@ -307,11 +307,12 @@ class HttpReplay(Replay):
 
     def __init__(self, spec: HttpRequests) -> None:
         self.spec = spec
+        self.context = client_context(spec)  # None for a plain url; made once, not per connection
         self.request = encode_request(spec)
         self.connection: Connection | None = None
 
     def open(self) -> None:
-        self.connection = Connection(self.spec.url, self.timeout, self.spec.server_certificate_pem)
+        self.connection = Connection(self.spec.url, self.timeout, self.context)
 
     def run(self, ops: int) -> None:
         replies = HttpReplies(self.spec.expect)
