@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import servers
 from harness.compare import QUICK_WINDOW_S
@@ -236,75 +237,78 @@ def _ladder_section(found: dict[str, BenchmarkCase], latest: dict[str, Run], hea
     return out
 
 
-def _fixed_load_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) -> list[str]:
-    made = {machine: fixed_load.tables(run, found) for machine, run in latest.items()}
+def _tables_by_machine(
+    key: str,
+    heading: str,
+    meta: str,
+    latest: dict[str, Run],
+    made: dict[str, list],
+    render: Callable[[Any], list[str]],
+    id_prefix: str | None = None,
+) -> list[str]:
+    """A section of per-workload tables (each with ``cls`` and ``title``) for every machine's
+    latest run: its heading (anchor ``key``), what the tables mean, then each machine's tables,
+    drawn by ``render``. Nothing when no machine has one."""
     if not any(made.values()):
         return []
-    out = [
-        '<h2 id="fixed-load">The cost to serve a fixed load</h2>',
-        '<p class="meta">Every framework offered the same rates, open loop (operations sent at fixed times '
+    out = [f'<h2 id="{key}">{heading}</h2>', f'<p class="meta">{meta}</p>']
+    for machine, found_tables in made.items():
+        out.append(_machine_section(key, machine, latest[machine]))
+        for t in found_tables:
+            anchor = f"{id_prefix or key}-{verdict.slug(machine)}-{verdict.slug(t.cls)}"
+            out.append(f'<h3 class="{key}-workload" id="{anchor}">')
+            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
+            out.extend(render(t))
+        out.append("</section>")
+    return out
+
+
+def _fixed_load_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) -> list[str]:
+    return _tables_by_machine(
+        "fixed-load",
+        "The cost to serve a fixed load",
+        "Every framework offered the same rates, open loop (operations sent at fixed times "
         "whatever the server does, latency counted from those times): 25 %, 50 % and 80 % of the slowest "
         "framework's capacity in the same run, and one fixed rate every framework serves here. Lower is better "
         "in every column: the share of the server's own capacity the load takes, its CPU per 1,000 operations, "
         "its resident memory at the window's end and its peak during it, and latency percentiles. The "
-        "baseline's row is the floor: the generator's own latency and a minimal server's CPU.</p>",
-    ]
-    for machine, found_tables in made.items():
-        run = latest[machine]
-        out.append(_machine_section("fixed-load", machine, run))
-        for t in found_tables:
-            out.append(f'<h3 class="fixed-load-workload" id="fixed-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
-            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
-            out.append(fixed_load.chart(t))
-            out.append(fixed_load.html_table(t))
-        out.append("</section>")
-    return out
+        "baseline's row is the floor: the generator's own latency and a minimal server's CPU.",
+        latest,
+        {machine: fixed_load.tables(run, found) for machine, run in latest.items()},
+        lambda t: [fixed_load.chart(t), fixed_load.html_table(t)],
+        id_prefix="fixed",
+    )
 
 
 def _workers_section(found: dict[str, BenchmarkCase], latest: dict[str, Run]) -> list[str]:
-    made = {machine: workers.tables(run, found) for machine, run in latest.items()}
-    if not any(made.values()):
-        return []
-    out = [
-        '<h2 id="workers">Several server processes</h2>',
-        '<p class="meta">The headline workloads on one and on several worker processes, each framework in its '
+    return _tables_by_machine(
+        "workers",
+        "Several server processes",
+        "The headline workloads on one and on several worker processes, each framework in its "
         "own multi-process mode, with the scaling over one worker in the same run. A figure is a scaling figure "
         "only when each worker had a CPU of its own and the server was saturated; the others say what bounded "
         "them instead (workers sharing a CPU, or a generator out of CPU): on a host with two CPUs, two workers "
-        "share one. README, 'Bigger than one machine', says how to give the server a host of its own.</p>",
-    ]
-    for machine, found_tables in made.items():
-        run = latest[machine]
-        out.append(_machine_section("workers", machine, run))
-        for t in found_tables:
-            out.append(f'<h3 class="workers-workload" id="workers-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
-            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
-            out.append(workers.html_table(t))
-        out.append("</section>")
-    return out
+        "share one. README, 'Bigger than one machine', says how to give the server a host of its own.",
+        latest,
+        {machine: workers.tables(run, found) for machine, run in latest.items()},
+        lambda t: [workers.html_table(t)],
+    )
 
 
 def _tls_section(latest: dict[str, Run]) -> list[str]:
-    made = {machine: cost_of_tls.tables(run) for machine, run in latest.items()}
-    if not any(made.values()):
-        return []
-    out = [
-        '<h2 id="tls">The cost of TLS</h2>',
-        '<p class="meta">The headline echo, WebSocket handshakes and GET /json, plain and over TLS (https, wss: '
+    return _tables_by_machine(
+        "tls",
+        "The cost of TLS",
+        "The headline echo, WebSocket handshakes and GET /json, plain and over TLS (https, wss: "
         "TLS 1.3 with a certificate made for the run, ECDSA P-256), each server in its framework's own TLS "
         "setting, plain and TLS measured in the same rounds. TLS time / plain is how much longer an operation "
         "takes over TLS (larger: TLS costs more); the instructions per operation (one in flight, cost.html) "
         "are the server's, which the host cannot move. Over TLS each handshake is a full one, and on a host of "
-        "two CPUs its figure is the generator's more than the server's (⚠: the server was not saturated).</p>",
-    ]
-    for machine, found_tables in made.items():
-        out.append(_machine_section("tls", machine, latest[machine]))
-        for t in found_tables:
-            out.append(f'<h3 class="tls-workload" id="tls-{verdict.slug(machine)}-{verdict.slug(t.cls)}">')
-            out.append(f"{_e(t.title)} <small>{_e(t.cls)} on {_e(machine)}</small></h3>")
-            out.append(cost_of_tls.html_table(t))
-        out.append("</section>")
-    return out
+        "two CPUs its figure is the generator's more than the server's (⚠: the server was not saturated).",
+        latest,
+        {machine: cost_of_tls.tables(run) for machine, run in latest.items()},
+        lambda t: [cost_of_tls.html_table(t)],
+    )
 
 
 def _interpreters_section(runs: list[Run], verdicts: Mapping[str, by_interpreter.Verdicts]) -> list[str]:
