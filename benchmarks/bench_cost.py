@@ -16,13 +16,14 @@ import dataclasses
 import sys
 
 import servers
+from harness import shared
 from harness.compare import on_primary_interpreter, quick
 from harness.cost import store
 from harness.cost.cases import FLAMEGRAPH_WORKLOADS, HEADLINE_CASES, TLS_CASES, WORKLOAD_CASES
 from harness.cost.family import measure_costs
 from harness.cost.flamegraph import py_spy_missing, record_flamegraph
 from harness.cost.records import CostRecord
-from harness.outcomes import Skipped
+from harness.outcomes import Measurement, Skipped
 from harness.workloads import Workload
 
 from .common import Experiment, tracked
@@ -50,17 +51,31 @@ class CostComparison(Experiment):
     def key(self, framework: str, case: str) -> tuple[str, str]:
         return framework, case
 
+    # A class of this module whose cases start the same servers as this one's and that asv runs
+    # after it (by name): when the run selects that class too, this one measures its cases as
+    # well, after its own, on one server start per framework and configuration, and leaves them
+    # to it (harness.shared). HeadlineCost's two cases and WorkloadCost's stdlib cases share a
+    # server: apart, each framework's server started twice natively and twice under valgrind,
+    # ~8 s a framework (aiohttp), ~45 s of the default run with two CPUs.
+    measures_cases_of: tuple[str, tuple] = ("", ())  # (that class's name, its cases)
+
     def measure(self):
-        chosen = [case.for_this_run() for case in self.cases if case.in_smoke_run or not quick()]
-        measured = measure_costs(chosen, measured_frameworks())
-        store.save_records(measured)
-        # What asv keeps for the track methods: the figures, not the profiles, which the site
-        # and harness.regressions read from the saved records. asv loads a class's cached
-        # result again for every parameter combination, and with the profiles in it reading
-        # WorkloadCost's 216 values took 100 s of a default run.
-        for key, outcome in measured.outcomes.items():
-            if isinstance(outcome, CostRecord):
-                measured.outcomes[key] = dataclasses.replace(outcome, functions=())
+        chosen = chosen_cases(self.cases)
+        measured = shared.load(cost_share_key(chosen))  # measured by an earlier class, with its own
+        if measured is None:
+            later = chosen_cases(self.measures_cases_of[1]) if self.measures_with_later() else []
+            measured = measure_costs([*chosen, *later], measured_frameworks(), count_syscalls=self.counts_syscalls())
+            store.save_records(measured)
+            # What asv keeps for the track methods: the figures, not the profiles, which the site
+            # and harness.regressions read from the saved records. asv loads a class's cached
+            # result again for every parameter combination, and with the profiles in it reading
+            # WorkloadCost's 216 values took 100 s of a default run.
+            for key, outcome in measured.outcomes.items():
+                if isinstance(outcome, CostRecord):
+                    measured.outcomes[key] = dataclasses.replace(outcome, functions=())
+            if later:
+                shared.save(cost_share_key(later), only_cases(measured, later, f"bench_cost.{type(self).__name__}"))
+                measured = only_cases(measured, chosen, f"bench_cost.{type(self).__name__}")
         for case in self.cases:
             for framework in FRAMEWORKS:
                 if case.name not in {c.name for c in chosen}:
@@ -70,6 +85,19 @@ class CostComparison(Experiment):
                     reason = NOT_IN_SMOKE_RUN if smoke else servers.unavailable(framework) or RELEASE_ENV_BASELINE
                     measured.outcomes[framework, case.name] = Skipped(reason)
         return measured
+
+    def measures_with_later(self) -> bool:
+        """Whether this class measures ``measures_cases_of``'s cases too: only when the run shares
+        measurements and selects that class (harness.shared.selected)."""
+        name = self.measures_cases_of[0]
+        if not name or shared.folder() is None:
+            return False
+        return shared.selected(f"bench_cost.{name}", ("track_instructions_per_op", "track_syscalls_per_op"))
+
+    def counts_syscalls(self) -> bool:
+        """Whether to count system calls: unless the run leaves out track_syscalls_per_op (the
+        other interpreters' pass, harness.asv_run.other_interpreters_pattern)."""
+        return shared.selected(f"bench_cost.{type(self).__name__}", ("track_syscalls_per_op",), unknown=True)
 
     @tracked("instructions")
     def track_instructions_per_op(self, cost, framework: str, case: str) -> float:
@@ -90,6 +118,7 @@ class HeadlineCost(CostComparison):
     server's flame graph at full load on the headline workloads."""
 
     cases = HEADLINE_CASES
+    measures_cases_of = ("WorkloadCost", WORKLOAD_CASES)
 
     def setup_cache(self):
         measured = self.measure()
@@ -126,6 +155,23 @@ NOT_IN_SMOKE_RUN = "not measured in a smoke run (asv --quick)"
 RELEASE_ENV_BASELINE = (
     "the baseline's cost is measured in the default environment; a release environment measures its framework alone"
 )
+
+
+def chosen_cases(cases: tuple) -> list:
+    """The cases of ``cases`` this run measures: all, or the headline's in a smoke run."""
+    return [case.for_this_run() for case in cases if case.in_smoke_run or not quick()]
+
+
+def cost_share_key(cases: list) -> str:
+    """The share key (harness.shared) of these cases' costs on this environment's frameworks."""
+    return shared.key("cost", tuple(cases), tuple(measured_frameworks()))
+
+
+def only_cases(measured: Measurement, cases: list, taker: str) -> Measurement:
+    """``measured`` narrowed to ``cases``, its setup naming the class that measured them."""
+    names = {case.name for case in cases}
+    outcomes = {key: outcome for key, outcome in measured.outcomes.items() if key[1] in names}
+    return shared.measured_for(dataclasses.replace(measured, outcomes=outcomes), taker)
 
 
 def measured_frameworks() -> list[str]:

@@ -12,9 +12,11 @@ and the summary mark such figures, and those whose generator ran out of CPU, rat
 draw them as a scaling curve. The remote topology (BENCH_TOPOLOGY, harness/topology.py)
 gives the server a host of its own and the generators others.
 
-Workers=1 is measured again here, in the same rounds as the others, so that scaling is a
-same-run ratio. Cost: about a minute and a half of the default run on two cores; a bigger
-host can add worker counts to WORKERS.
+Workers=1 is measured again here, in the same rounds as the others (``together``,
+harness.compare.compare_together), so that scaling is a same-round ratio: one after the other,
+seconds apart, it held the host's drift between them, and read from the headline's measurement
+in bench_tls (harness/shared.py) it would hold minutes of it. Cost: about a minute of the
+default run on two cores; a bigger host can add worker counts to WORKERS.
 """
 
 import dataclasses
@@ -50,6 +52,7 @@ class EchoWorkers(_WorkersPerCpu, EchoComparison):
     param_names = ["framework", "workers"]
     grid = {(w,): with_workers(workloads.headline_ws_echo(), w) for w in WORKERS}
     rounds = SHORT_RUN
+    together = True
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()
@@ -62,6 +65,7 @@ class GetJsonWorkers(_WorkersPerCpu, Comparison):
     param_names = ["framework", "workers"]
     grid = {(w,): with_workers(workloads.headline_get_json(), w) for w in WORKERS}
     rounds = SHORT_RUN
+    together = True
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()

@@ -22,6 +22,7 @@ from asv import util
 import servers
 from benchmarks import bench_cache, bench_cost, bench_http, bench_websocket
 from benchmarks.common import Comparison
+from harness import shared
 from harness.asv_run import asv_home_env
 from harness.compare import QUICK_ENV, ServerPool
 from harness.cost.family import server_groups
@@ -68,11 +69,20 @@ def asv_run(tmp_path_factory) -> dict:
     env = asv_home_env(work / "home", {**os.environ, **extra})
     common = ["--config", str(work / "asv.conf.json")]
     subprocess.run(ASV + ["machine", "--yes", "--machine", "smoke", *common], check=True, env=env, cwd=work)
-    run = subprocess.run(
-        ASV + ["run", *common, "--python=same", "--quick", "--machine", "smoke", "--show-stderr",
-               "--set-commit-hash", commit or "0" * 40],
-        env=env, cwd=work, capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
+    asv_args = [
+        "--python=same",
+        "--quick",
+        "--machine",
+        "smoke",
+        "--show-stderr",
+        "--set-commit-hash",
+        commit or "0" * 40,
+    ]
+    with shared.sharing(asv_args) as sharing_env:  # as harness.asv_run runs asv
+        run = subprocess.run(
+            ASV + ["run", *common, *asv_args], env={**env, **sharing_env}, cwd=work, capture_output=True, text=True,
+            timeout=1800,
+        )  # fmt: skip
     results_file = next((work / "results" / "smoke").glob(f"{commit[:8]}*.json"), None)
     return {
         "run": run,
@@ -109,6 +119,33 @@ def test_every_selected_framework_is_recorded_where_it_has_the_endpoint(asv_run)
     assert all(isinstance(http[f,], float) and http[f,] > 0 for f in ("baseline", "aiohttp", "tornado")), http
     # websockets has no HTTP server: a skip too.
     assert isinstance(http["websockets",], float) and math.isnan(http["websockets",]), http
+
+
+def test_a_measurement_several_classes_take_alike_is_taken_once(asv_run):
+    """harness/shared.py: the headline echo in short rounds and the handshake, each measured
+    by the first class asv runs (beside TLS) and read by the others."""
+    readers = {
+        ("bench_tls.EchoTLS", ("plain",)): [
+            ("bench_websocket.EchoGrid", (32, 100, "text")),
+            ("bench_websocket.EchoAllocator", ("tuned",)),
+            ("bench_websocket.EchoEventLoop", ("asyncio",)),
+        ],
+        ("bench_tls.HandshakesTLS", ("plain",)): [("bench_websocket.Handshakes", ())],
+    }
+    for (taker, cell), others in readers.items():
+        taken = values(asv_run, f"{taker}.track_time_per_op")
+        aiohttp = taken[("aiohttp", *cell)]
+        assert isinstance(aiohttp, float) and aiohttp > 0, taker
+        for reader, reader_cell in others:
+            read = values(asv_run, f"{reader}.track_time_per_op")
+            for framework in ("baseline", *SMOKE_FRAMEWORKS):
+                value = taken[(framework, *cell)]
+                if isinstance(value, float) and not math.isnan(value):
+                    assert read[(framework, *reader_cell)] == taken[(framework, *cell)], (reader, framework)
+    assert (
+        values(asv_run, "bench_tls.GetJsonTLS.track_time_per_op")["aiohttp", "plain"]
+        != values(asv_run, "bench_http.GetJsonAllocator.track_time_per_op")["aiohttp", "tuned"]
+    )
 
 
 def test_the_cost_family_is_recorded_with_its_profiles(asv_run):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,10 +71,23 @@ def test_the_other_interpreters_run_the_headline_unless_benchmarks_are_named():
     envs = [Env("py3.11", "3.11"), Env("py3.10", "3.10"), Env("py3.12", "3.12")]
     names = [e.name for e in envs]
     passes = asv_run.asv_passes(envs, names, "3.11", ["HEAD^!"])
-    assert passes == [(["py3.11"], []), (["py3.10", "py3.12"], ["--bench", asv_run.headline_pattern()])]
-    assert (
-        asv_run.headline_pattern() == r"^(bench_websocket\.EchoText32B|bench_http\.GetJson|bench_cost\.HeadlineCost)\."
+    assert passes == [(["py3.11"], []), (["py3.10", "py3.12"], ["--bench", asv_run.other_interpreters_pattern()])]
+    pattern = asv_run.other_interpreters_pattern()
+    assert pattern == (
+        r"^(bench_websocket\.EchoText32B\.|bench_http\.GetJson\.|bench_cost\.HeadlineCost\.track_instructions_per_op)"
     )
+    chosen = [
+        "bench_websocket.EchoText32B.track_time_per_op",
+        "bench_http.GetJson.track_ratio_to_baseline",
+        "bench_cost.HeadlineCost.track_instructions_per_op",
+    ]
+    left = [
+        "bench_http.GetJsonAllocator.track_time_per_op",
+        "bench_cost.HeadlineCost.track_syscalls_per_op",  # counted on the primary interpreter
+        "bench_cost.WorkloadCost.track_instructions_per_op",
+    ]
+    assert all(re.search(pattern, name) for name in chosen)
+    assert not any(re.search(pattern, name) for name in left)
     named = asv_run.asv_passes(envs, names, "3.11", ["--bench", "Grid", "HEAD^!"])
     assert named[1] == (["py3.10", "py3.12"], [])
     assert asv_run.asv_passes(envs[:1], ["py3.11"], "3.11", []) == [(None, [])], "one interpreter: as given"

@@ -234,14 +234,19 @@ def measure_costs(
     frameworks: Iterable[str],
     cpus: list[int | None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    count_syscalls: bool = True,
 ) -> Measurement[CostRecord]:
     """Every framework's cost on every case, keyed (framework, case name); frameworks
     measured side by side, one on each of ``cpus`` (default: cost_cpus()). ``progress``
     is called with (framework, frameworks done, frameworks to do) as each one finishes.
-    TLS cases share one certificate made for this measurement (compare.run_certificate)."""
+    TLS cases share one certificate made for this measurement (compare.run_certificate).
+    ``count_syscalls`` False: instructions only, the records saying so (no native run)."""
     cases, frameworks = list(cases), list(frameworks)
     with run_certificate([case.workload for case in cases], LOOPBACK) as certificate:
-        return _measure_costs(cases, frameworks, cpus, progress, certificate)
+        return _measure_costs(cases, frameworks, cpus, progress, certificate, count_syscalls)
+
+
+SYSCALLS_NOT_ASKED = "system calls not counted: this run did not ask for them"
 
 
 def _measure_costs(
@@ -250,11 +255,12 @@ def _measure_costs(
     cpus: list[int | None] | None,
     progress: Callable[[str, int, int], None] | None,
     certificate: Certificate | None,
+    count_syscalls: bool = True,
 ) -> Measurement[CostRecord]:
     cpus = cpus or cost_cpus()
     outcomes: dict[Key, CostRecord | Skipped | Failed] = {}
     missing_valgrind = callgrind.valgrind_missing() or quiet.unsupported()
-    missing_strace = syscalls.strace_missing() or ""
+    missing_strace = (syscalls.strace_missing() or "") if count_syscalls else SYSCALLS_NOT_ASKED
     tools = {"python": platform.python_version()}
     if not missing_valgrind:
         tools["valgrind"] = callgrind.valgrind_version()

@@ -241,9 +241,3 @@ def throughput(seconds_per_op: float | None) -> float | None:
 def headline_classes() -> list[str]:
     """The headline benchmark classes (benchmarks/headline.txt), as module.Class."""
     return [line.strip() for line in HEADLINE_FILE.read_text().splitlines() if line.strip()]
-
-
-def headline_pattern() -> str:
-    """asv's --bench for the headline and its cost (scripts/releases.sh says the same in shell)."""
-    names = [name.replace(".", r"\.") for name in (*headline_classes(), "bench_cost.HeadlineCost")]
-    return "^(" + "|".join(names) + r")\."
