@@ -53,7 +53,8 @@ class EchoAllocator(EchoComparison):
     """The headline echo (32 B text, 100 connections) with the servers on the suite's tuned
     allocator settings and on glibc's defaults, as most deployments run, one after the
     other: the price of the mmap/munmap per read that the suite's other figures tune away
-    (README: memory allocator settings)."""
+    (README: memory allocator settings). In a run of scripts/bench.sh the tuned half is the
+    headline echo as bench_tls.EchoTLS measured it (harness/shared.py)."""
 
     params = [FRAMEWORKS, list(workloads.ALLOCATORS)]
     param_names = ["framework", "allocator"]
@@ -72,7 +73,9 @@ class EchoGrid(EchoComparison):
     Binary messages, which skip the UTF-8 check, are measured by the cost family at each of
     these sizes (bench_cost.WorkloadCost, exact to the instruction) and by LargeMessages at
     1 MiB; measuring them here as well, and ten connections between one and a hundred, took
-    twelve frameworks' grid to 18 workloads and 5 minutes of the default run's 30."""
+    twelve frameworks' grid to 18 workloads and 5 minutes of the default run's 30. The 32 B
+    cell on 100 connections is the headline echo as bench_tls.EchoTLS measured it in a run of
+    scripts/bench.sh (harness/shared.py)."""
 
     params = [FRAMEWORKS, SIZES, CONNECTIONS, MESSAGE_TYPES]
     param_names = ["framework", "size", "connections", "message"]
@@ -88,7 +91,8 @@ class EchoGrid(EchoComparison):
 
 class EchoEventLoop(EchoComparison):
     """The headline echo (32 B text, 100 connections) with the servers on asyncio's default
-    loop and on uvloop (the baseline always runs on uvloop: it is the generator's ceiling)."""
+    loop and on uvloop (the baseline always runs on uvloop: it is the generator's ceiling).
+    The asyncio half is the headline echo as bench_tls.EchoTLS measured it (harness/shared.py)."""
 
     params = [FRAMEWORKS, ["asyncio", "uvloop"]]
     param_names = ["framework", "loop"]
@@ -101,7 +105,8 @@ class EchoEventLoop(EchoComparison):
 
 class Handshakes(Comparison):
     """WebSocket connections opened and cleanly closed (close handshake verified), 10 at a
-    time. Tracked: time per open+close."""
+    time. Tracked: time per open+close. In a run of scripts/bench.sh, the plain half of
+    bench_tls.HandshakesTLS (harness/shared.py)."""
 
     workload = workloads.ws_handshake(10)
     rounds = SHORT_RUN
