@@ -428,7 +428,8 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     if primary:
         env[PRIMARY_PYTHON_ENV] = primary
     for names, extra in asv_passes(envs, created, primary, asv_args):
-        selected = asv_args if names is None else [*_without_env_options(asv_args), *_env_options(names), *extra]
+        given = _without_bench_options(asv_args) if "--bench" in extra else asv_args  # extra narrows them
+        selected = asv_args if names is None else [*_without_env_options(given), *_env_options(names), *extra]
         sys.stdout.flush()
         command = [*ASV, "run", "--config", str(config), "--machine", machine, *selected]
         # Measurements that several classes take alike are taken once (harness/shared.py).
@@ -477,17 +478,31 @@ def asv_passes(
     if not others:
         return [(None if len(created) == len(envs) else created, [])]
     firsts = [name for name in created if name not in others]
-    chose_benchmarks = any(a in ("-b", "--bench") or a.startswith(("--bench=", "-b")) for a in asv_args)
-    narrowed = [] if chose_benchmarks else ["--bench", other_interpreters_pattern()]
+    chosen = shared.bench_patterns(asv_args)  # the release history names the headline's
+    patterns = without_syscalls(chosen) if chosen else [other_interpreters_pattern()]
+    narrowed = [arg for pattern in patterns for arg in ("--bench", pattern)]
     return [*([(firsts, [])] if firsts else []), (others, narrowed)]
 
 
 def other_interpreters_pattern() -> str:
     """asv's --bench on the interpreters after the primary: the headline and its instructions per
     op, which the site compares across interpreters, not its system calls (counting them took
-    ~15 s an interpreter of the default run; the primary interpreter counts them)."""
+    ~15 s an interpreter of the default run; the primary interpreter counts them). When the
+    arguments name benchmarks, those, without system calls (without_syscalls)."""
     names = [name.replace(".", r"\.") + r"\." for name in headline_classes()]
     return "^(" + "|".join([*names, r"bench_cost\.HeadlineCost\.track_instructions_per_op"]) + ")"
+
+
+def without_syscalls(patterns: list[str]) -> list[str]:
+    """asv --bench ``patterns`` narrowed to leave track_syscalls_per_op out, for the other
+    interpreters when the arguments name benchmarks (the release history does)."""
+    return [rf"^(?!.*\.track_syscalls_per_op)(?=.*(?:{pattern}))" for pattern in patterns]
+
+
+def _without_bench_options(asv_args: list[str]) -> list[str]:
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("-b", "--bench", action="append")
+    return parser.parse_known_args(asv_args)[1]
 
 
 def _env_options(names: list[str]) -> list[str]:

@@ -212,8 +212,11 @@ def test_the_cost_of_tls_is_counted_under_valgrind():
 # --- real servers under valgrind -----------------------------------------------------------
 
 
-def run_echo(monkeypatch: pytest.MonkeyPatch, preload: str | None = None, beside: str | None = None) -> CostRecord:
-    """aiohttp's echo record, measured alone or side by side with ``beside`` (cost_cpus)."""
+def run_echo(
+    monkeypatch: pytest.MonkeyPatch, preload: str | None = None, beside: str | None = None, spare: bool = False
+) -> CostRecord:
+    """aiohttp's echo record, measured alone on one CPU, alone on every CPU (``spare``) or side
+    by side with ``beside`` (cost_cpus)."""
     if preload:
         monkeypatch.setenv(PRELOAD_ENV, preload)
     else:
@@ -225,6 +228,8 @@ def run_echo(monkeypatch: pytest.MonkeyPatch, preload: str | None = None, beside
         # Progress says who finished, how many of how many (python -m harness.cost prints it).
         assert sorted(f for f, _, _ in finished) == sorted(["aiohttp", beside])
         assert [(done, total) for _, done, total in finished] == [(1, 2), (2, 2)]
+    elif spare:  # every CPU for aiohttp: its valgrind server starts while the native run counts
+        measured = measure_costs([ECHO], ["aiohttp"])
     else:
         measured = measure_costs([ECHO], ["aiohttp"], cpus=[family.cost_cpus()[-1]])
     return measured.result(("aiohttp", ECHO.name))
@@ -247,6 +252,7 @@ def echoes() -> dict[str, CostRecord]:
         return {
             "first": run_echo(monkeypatch),
             "second": run_echo(monkeypatch, beside="tornado"),
+            "spare": run_echo(monkeypatch, spare=len(family.cost_cpus()) > 1),
             "slowed": run_echo(monkeypatch, "tests.slowed_echo"),
         }
 
@@ -255,6 +261,9 @@ def test_the_same_replay_costs_the_same_instructions_and_system_calls(echoes):
     first, second = echoes["first"], echoes["second"]
     assert first.instructions == second.instructions  # to the instruction
     assert first.syscalls == second.syscalls
+    # Its valgrind server started on another CPU while the native run counted: the same figures.
+    assert echoes["spare"].instructions == first.instructions and echoes["spare"].syscalls == first.syscalls
+    assert echoes["spare"].syscall_ops == first.syscall_ops > 0
     assert 40_000 < first.instructions_per_op < 400_000  # a WebSocket echo in Python, not a stub
     assert {"recvfrom", "sendto"} <= first.syscalls.keys()
     assert first.functions[0].function == "_PyEval_EvalFrameDefault"

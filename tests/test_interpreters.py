@@ -88,8 +88,16 @@ def test_the_other_interpreters_run_the_headline_unless_benchmarks_are_named():
     ]
     assert all(re.search(pattern, name) for name in chosen)
     assert not any(re.search(pattern, name) for name in left)
-    named = asv_run.asv_passes(envs, names, "3.11", ["--bench", "Grid", "HEAD^!"])
-    assert named[1] == (["py3.10", "py3.12"], [])
+    # Benchmarks named (the release history names the headline's): those, without system calls.
+    releases = r"^(bench_websocket\.EchoText32B|bench_http\.GetJson|bench_cost\.HeadlineCost)\."
+    named = asv_run.asv_passes(envs, names, "3.11", ["--bench", releases, "HEAD^!"])
+    assert named[0] == (["py3.11"], [])
+    assert named[1][0] == ["py3.10", "py3.12"] and named[1][1][0] == "--bench"
+    narrowed = named[1][1][1]
+    for name in chosen:
+        assert re.search(narrowed, name + "('aiohttp', 'http_get_json')"), name
+    for name in left:
+        assert not re.search(narrowed, name + "('aiohttp', 'http_get_json')"), name
     assert asv_run.asv_passes(envs[:1], ["py3.11"], "3.11", []) == [(None, [])], "one interpreter: as given"
     assert asv_run.asv_passes(envs, ["py3.10"], "3.11", [])[0][0] == ["py3.10"], "only what was created"
 
@@ -170,3 +178,8 @@ def test_an_environment_that_was_not_measured_says_why(status):
     assert by_interpreter.why_missing("3.13", said) == f"{status}: ERROR: no wheel for 3.13"
     assert "not run on this machine" in by_interpreter.why_missing("3.12", said)
     assert json.loads(json.dumps(said)) == said
+
+
+def test_the_narrowed_pass_replaces_the_benchmarks_the_arguments_named():
+    given = ["--show-stderr", "--bench", "EchoGrid", "-bGetJson", "--skip-existing-successful", "HEAD^!"]
+    assert asv_run._without_bench_options(given) == ["--show-stderr", "--skip-existing-successful", "HEAD^!"]

@@ -144,7 +144,18 @@ class FrameworkRun:
                     self.syscalls[case.name] = self._failure(server, case, "counting system calls", exc)
         return ""
 
-    def count_instructions(self, unavailable: str, tools: dict[str, str]) -> None:
+    def valgrind_server(self, tmp: Path, cpu: int | None) -> ServerProcess:
+        """This run's (unstarted) server under callgrind, its dumps in ``tmp``, pinned to ``cpu``."""
+        server = server_for(self.cases[0], self.framework, self.redis_port, cpu, self.certificate)
+        server.command = callgrind.command_prefix(tmp) + server.command
+        server.ready_timeout = callgrind.READY_TIMEOUT_S
+        return server
+
+    def count_instructions(
+        self, unavailable: str, tools: dict[str, str], launched: tuple[ServerProcess, Path] | None = None
+    ) -> None:
+        """Count each case's instructions under callgrind, on ``launched`` (a valgrind_server
+        already launched, and its folder) or on one started here."""
         release = servers.version(self.framework)
         for case in self.cases:
             if isinstance(self.syscalls.get(case.name), Failed):  # the native run already failed it
@@ -154,50 +165,53 @@ class FrameworkRun:
         ):
             return
         self.stuck = ""
-        with tempfile.TemporaryDirectory(prefix="bench-callgrind-") as tmp:
-            server = server_for(self.cases[0], self.framework, self.redis_port, self.cpu, self.certificate)
-            server.command = callgrind.command_prefix(Path(tmp)) + server.command
-            server.ready_timeout = callgrind.READY_TIMEOUT_S
-            with server:
-                window = callgrind.Window(measured_pid(server), Path(tmp))
-                window.instrument()
-                for case in self.cases:
-                    key = (self.framework, case.name)
-                    if self.interrupted.is_set():
-                        break
-                    if key in self.outcomes:
-                        continue
-                    if self.stuck:
-                        self.outcomes[key] = Failed(f"{case.name}: not measured: {self.stuck}")
-                        continue
-                    counted = self.syscalls.get(case.name, {})
-                    try:
-                        with replay(case, server, REPLY_TIMEOUT_S, self.certificate) as r:
-                            r.run(case.warmup_ops)
-                            window.open()
-                            r.run(case.ops)
-                            dump = window.close()
-                        total, selves = callgrind.read_dump(dump)
-                        dump.unlink()
-                    except CASE_ERRORS as exc:
-                        self.outcomes[key] = self._failure(server, case, "counting instructions", exc)
-                        continue
-                    self.outcomes[key] = CostRecord(
-                        framework=self.framework,
-                        release=release,
-                        case=case.name,
-                        ops=case.ops,
-                        instructions=total,
-                        syscall_ops=case.syscall_ops if not unavailable else 0,
-                        syscalls=counted,
-                        functions=callgrind.profile(selves, case.ops),
-                        profiled=sum(selves.values()),
-                        tool=tools,
-                        syscalls_unavailable=unavailable,
-                    )
-                # Every window is dumped and read: the instrumented shutdown (the framework's,
-                # the interpreter's, callgrind's last dump) would only take seconds a server.
-                server.kill()
+        with contextlib.ExitStack() as stack:
+            if launched is None:
+                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-callgrind-")))
+                server = stack.enter_context(self.valgrind_server(tmp, self.cpu))  # started: launched and ready
+            else:
+                server, tmp = launched
+                stack.callback(server.stop)
+                server.ready()
+            window = callgrind.Window(measured_pid(server), tmp)
+            window.instrument()
+            for case in self.cases:
+                key = (self.framework, case.name)
+                if self.interrupted.is_set():
+                    break
+                if key in self.outcomes:
+                    continue
+                if self.stuck:
+                    self.outcomes[key] = Failed(f"{case.name}: not measured: {self.stuck}")
+                    continue
+                counted = self.syscalls.get(case.name, {})
+                try:
+                    with replay(case, server, REPLY_TIMEOUT_S, self.certificate) as r:
+                        r.run(case.warmup_ops)
+                        window.open()
+                        r.run(case.ops)
+                        dump = window.close()
+                    total, selves = callgrind.read_dump(dump)
+                    dump.unlink()
+                except CASE_ERRORS as exc:
+                    self.outcomes[key] = self._failure(server, case, "counting instructions", exc)
+                    continue
+                self.outcomes[key] = CostRecord(
+                    framework=self.framework,
+                    release=release,
+                    case=case.name,
+                    ops=case.ops,
+                    instructions=total,
+                    syscall_ops=case.syscall_ops if not unavailable else 0,
+                    syscalls=counted,
+                    functions=callgrind.profile(selves, case.ops),
+                    profiled=sum(selves.values()),
+                    tool=tools,
+                    syscalls_unavailable=unavailable,
+                )
+            # Every window is dumped and read: the instrumented shutdown (the framework's,
+            # the interpreter's, callgrind's last dump) would only take seconds a server.
+            server.kill()
 
     def _failure(self, server: ServerProcess, case: CostCase, doing: str, exc: Exception) -> Failed:
         """The case's failure; a server that died or hung fails the cases after it at once
@@ -274,23 +288,33 @@ def _measure_costs(
         free_cpus.put(cpu)
     stopping = threading.Event()  # interrupted: start no other server
 
-    def measure_framework(framework: str, runnable: list[CostCase]) -> dict[Key, CostRecord | Failed]:
-        cpu = free_cpus.get()
+    def measure_framework(framework: str, runnable: list[CostCase], spare: bool) -> dict[Key, CostRecord | Failed]:
+        taken = [free_cpus.get() for _ in range(2 if spare else 1)]
         measured: dict[Key, CostRecord | Failed] = {}
         try:
             for group in server_groups(runnable, framework, certificate):
                 if stopping.is_set():
                     break
-                run = FrameworkRun(framework, group, redis.port if redis else None, cpu, stopping, certificate)
+                run = FrameworkRun(framework, group, redis.port if redis else None, taken[0], stopping, certificate)
                 try:
-                    refused = "" if missing_strace else run.count_syscalls()
-                    run.count_instructions(missing_strace or refused, tools)
+                    with contextlib.ExitStack() as stack:
+                        launched = None
+                        if spare and not missing_strace:
+                            # Its valgrind server starts on the spare CPU while the native run
+                            # counts system calls: its start (3-5 s) took the time of that run.
+                            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-callgrind-")))
+                            launched = (run.valgrind_server(tmp, taken[1]).launch(), tmp)
+                            stack.callback(launched[0].stop)
+                            stack.callback(launched[0].kill)  # unused when the native run failed every case
+                        refused = "" if missing_strace else run.count_syscalls()
+                        run.count_instructions(missing_strace or refused, tools, launched)
                 except (ServerError, callgrind.CallgrindError, OSError) as exc:
                     for case in group:
                         run.outcomes.setdefault((framework, case.name), Failed(f"{framework} server: {exc}"))
                 measured.update(run.outcomes)
         finally:
-            free_cpus.put(cpu)
+            for cpu in taken:
+                free_cpus.put(cpu)
         return measured
 
     try:
@@ -318,7 +342,10 @@ def _measure_costs(
             # fill in: in the frameworks' own order, granian and Sanic, among the costliest,
             # came last and one CPU idled while the other measured them.
             order = sorted((fw for fw, runnable in runs.items() if runnable), key=lambda fw: -len(runs[fw]))
-            futures = {pool.submit(measure_framework, fw, runs[fw]): fw for fw in order}
+            # Two CPUs or more for each framework (one framework alone, in a release environment):
+            # each starts its valgrind server on the second while counting system calls on the first.
+            spare = 2 * len(order) <= len(cpus)
+            futures = {pool.submit(measure_framework, fw, runs[fw], spare): fw for fw in order}
             try:
                 for done, future in enumerate(as_completed(futures), 1):
                     outcomes.update(future.result())
