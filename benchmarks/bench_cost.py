@@ -26,7 +26,7 @@ from harness.cost.records import CostRecord
 from harness.outcomes import Measurement, Skipped
 from harness.workloads import Workload
 
-from .common import Experiment, tracked
+from .common import Experiment, benchmark_class, tracked
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 # One second at 200 Hz: ~200 samples, where a frame of 1 % of the time shows in two. Each flame
@@ -74,8 +74,8 @@ class CostComparison(Experiment):
                 if isinstance(outcome, CostRecord):
                     measured.outcomes[key] = dataclasses.replace(outcome, functions=())
             if later:
-                shared.save(cost_share_key(later), only_cases(measured, later, f"bench_cost.{type(self).__name__}"))
-                measured = only_cases(measured, chosen, f"bench_cost.{type(self).__name__}")
+                shared.save(cost_share_key(later), only_cases(measured, later, benchmark_class(self)))
+                measured = only_cases(measured, chosen, benchmark_class(self))
         for case in self.cases:
             for framework in FRAMEWORKS:
                 if case.name not in {c.name for c in chosen}:
@@ -97,7 +97,7 @@ class CostComparison(Experiment):
     def counts_syscalls(self) -> bool:
         """Whether to count system calls: unless the run leaves out track_syscalls_per_op (the
         other interpreters' pass, harness.asv_run.other_interpreters_pattern)."""
-        return shared.selected(f"bench_cost.{type(self).__name__}", ("track_syscalls_per_op",), unknown=True)
+        return shared.selected(benchmark_class(self), ("track_syscalls_per_op",), unknown=True)
 
     @tracked("instructions")
     def track_instructions_per_op(self, cost, framework: str, case: str) -> float:

@@ -71,6 +71,11 @@ def tracked(unit: str) -> Callable[[Method], Method]:
     return mark
 
 
+def benchmark_class(benchmark: object) -> str:
+    """A benchmark's class as asv names it (module.Class, e.g. bench_tls.EchoTLS)."""
+    return f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__name__}"
+
+
 def require(row: object, who: str) -> None:
     """Turn a measurement's outcome for ``who`` into asv's: a skip shows n/a, a failure
     fails the benchmark with its cause."""
@@ -119,7 +124,7 @@ class Comparison(abc.ABC):
         """Each workload's Measurement, by grid key: read from another class of this asv run
         that measured it alike (harness.shared), or measured here and left for the others."""
         workloads = self.workloads()
-        taker = f"{type(self).__module__.rsplit('.', 1)[-1]}.{type(self).__name__}"
+        taker = benchmark_class(self)
         if self.together:  # only all together, in the same rounds, or the ratios between them drift
             together = compare_together(list(workloads.values()), rounds=self.rounds)
             measured = {w.name: shared.measured_for(together[w.name], taker) for w in workloads.values()}
