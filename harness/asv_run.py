@@ -34,7 +34,7 @@ from asv.machine import Machine, MachineCollection
 from asv.repo import get_repo
 from asv.results import Results, get_existing_hashes, get_filename
 
-from harness import interpreters, shared
+from harness import environments, interpreters, shared
 from harness.compare import PRIMARY_PYTHON_ENV, QUICK_ENV
 from harness.cost import store
 from harness.report.interpreters import load_verdicts, verdicts_path
@@ -45,7 +45,12 @@ OK_STATUSES = ("measured", "kept")
 # An interpreter the config names that this host does not have: n/a, neither measured nor a failure.
 NO_INTERPRETER = "no interpreter"
 CAUSE_CHARS = 300  # a cause is one line of a summary; the full output is above it
+# Creating an environment (virtualenv, then the installs) measures nothing, so it may use every
+# core: one at a time, the release history's 48 took 12 to 25 s each with pip, 14 minutes in
+# all. uv's calls wait on the package index more than they compute: two per core made the
+# default run's four in 40 s, one per core in 48 (pip, one per core: 103).
 CREATE_WORKERS = max(1, len(os.sched_getaffinity(0)))
+CREATE_WORKERS_UV = 2 * CREATE_WORKERS
 
 
 def asv_home_env(home: Path, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -402,10 +407,12 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
 
     log.enable()
     not_created = {}
-    print(f"{label}: creating {len(envs)} environment(s), {CREATE_WORKERS} at a time", flush=True)
-    # Creating an environment (virtualenv, then pip) measures nothing, so it may use every
-    # core: one at a time, the release history's 48 took 12 to 25 s each, 14 minutes in all.
-    with log.set_level(logging.WARNING), ThreadPoolExecutor(CREATE_WORKERS) as pool:
+    uv = environments.uv_binary()
+    envs = [environments.with_uv(env, uv) for env in envs]
+    installer, workers = ("uv (pip where it fails)", CREATE_WORKERS_UV) if uv else ("pip", CREATE_WORKERS)
+    print(f"{label}: creating {len(envs)} environment(s), {workers} at a time, installing with {installer}",
+          flush=True)  # fmt: skip
+    with log.set_level(logging.WARNING), ThreadPoolExecutor(workers) as pool:
         creating = [pool.submit(create_environment, env) for env in envs]
         try:
             for env, future in zip(envs, creating, strict=True):
@@ -425,6 +432,8 @@ def run(label: str, config: Path, asv_args: list[str], summary: Path | None = No
     env = {**os.environ, store.RESULTS_ENV: str(Path(conf.results_dir).resolve()), store.MACHINE_ENV: machine}
     if args.quick:
         env[QUICK_ENV] = "1"
+    if uv:
+        env[environments.UV_ENV] = uv  # the suite's install command installs with it (scripts/suite_wheel.py)
     if primary:
         env[PRIMARY_PYTHON_ENV] = primary
     for names, extra in asv_passes(envs, created, primary, asv_args):

@@ -1,4 +1,5 @@
-"""asv's build command: the suite's wheel for a commit, built once and shared by every environment.
+"""asv's build and install commands: the suite's wheel for a commit, built once and shared by
+every environment, and installed by uv where harness.asv_run found it.
 
 asv builds the project in each environment it measures. The suite is pure Python and its wheel
 depends on nothing but the commit's files, yet the release history built it 48 times, once per
@@ -7,13 +8,19 @@ to need a commit's wheel builds it into <env_dir>/suite-wheels/<commit>/ (beside
 environments); every environment copies it from there into its own build cache, where asv's
 install command finds it.
 
+Installing the wheel (and its pinned dependencies) took pip 5-8 s an environment, uv about
+one: harness.asv_run names uv's binary in BENCH_UV (harness/environments.py). Without it, or
+when uv fails, pip installs it as asv's default install command would.
+
 Usage, from asv.conf.json and asv.releases.json (asv runs it with the environment's python):
     python {conf_dir}/scripts/suite_wheel.py {commit} {build_dir} {build_cache_dir} {env_dir}
+    python {conf_dir}/scripts/suite_wheel.py install {wheel_file}
 """
 
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import subprocess
 import sys
@@ -49,7 +56,26 @@ def shared_wheel(commit: str, build_dir: Path, shared: Path) -> Path:
         return wheels[0]
 
 
+def install(wheel: Path) -> int:
+    """Install ``wheel`` into this interpreter's environment: by uv (BENCH_UV) if it can, else by pip."""
+    uv = os.environ.get("BENCH_UV")
+    if uv:
+        project = wheel.name.split("-")[0]
+        # This commit's wheel has the same name as every other's: neither an installed copy nor
+        # uv's cache of another commit's wheel may stand in for it.
+        command = [uv, "pip", "install", "--python", sys.executable, "--compile-bytecode", "--quiet",
+                   "--reinstall-package", project, "--refresh-package", project, str(wheel)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode == 0:
+            return 0
+        cause = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        print(f"suite_wheel: uv could not install {wheel.name} ({cause}); installing with pip", file=sys.stderr)
+    return subprocess.run([sys.executable, "-m", "pip", "install", str(wheel)]).returncode
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "install":
+        return install(Path(argv[1]))
     if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
