@@ -24,7 +24,9 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
+import zipfile
 from pathlib import Path
 
 KEEP_COMMITS = 8  # older commits' wheels are removed: a run measures a few commits at most
@@ -60,16 +62,25 @@ def install(wheel: Path) -> int:
     """Install ``wheel`` into this interpreter's environment: by uv (BENCH_UV) if it can, else by pip."""
     uv = os.environ.get("BENCH_UV")
     if uv:
-        project = wheel.name.split("-")[0]
-        # This commit's wheel has the same name as every other's: neither an installed copy nor
-        # uv's cache of another commit's wheel may stand in for it.
-        command = [uv, "pip", "install", "--python", sys.executable, "--compile-bytecode", "--quiet",
-                   "--reinstall-package", project, "--refresh-package", project, str(wheel)]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode == 0:
-            return 0
-        cause = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-        print(f"suite_wheel: uv could not install {wheel.name} ({cause}); installing with pip", file=sys.stderr)
+        uv_pip = [uv, "pip", "install", "--python", sys.executable, "--quiet"]
+        # The wheel with its pinned dependencies (byte-compiled, as pip compiles them), then the
+        # wheel again, replacing whatever copy was there: every commit's wheel has the same name.
+        commands = [[*uv_pip, "--compile-bytecode", str(wheel)], [*uv_pip, "--no-deps", "--reinstall", str(wheel)]]
+        for command in commands:
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                cause = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+                print(f"suite_wheel: uv could not install {wheel.name} ({cause}); installing with pip", file=sys.stderr)
+                break
+        else:
+            # uv leaves the bytecode it compiled out of the wheel's RECORD, so a reinstall keeps
+            # it, and Python trusts a .pyc whose source has the same size and second of mtime:
+            # another commit's code could run (tests/test_environments.py). Compiled afresh here.
+            site = Path(sysconfig.get_paths()["purelib"])
+            with zipfile.ZipFile(wheel) as archive:
+                tops = sorted({name.split("/")[0] for name in archive.namelist()})
+            ours = [str(site / top) for top in tops if not top.endswith((".dist-info", ".data"))]
+            return subprocess.run([sys.executable, "-m", "compileall", "-f", "-q", *ours]).returncode
     return subprocess.run([sys.executable, "-m", "pip", "install", str(wheel)]).returncode
 
 
