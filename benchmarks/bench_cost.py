@@ -8,25 +8,30 @@ Larger is worse, as asv assumes.
 Each figure comes with a per-function profile and system-call table, saved beside asv's
 results (harness/cost/store.py) for the site's cost view and harness.regressions, which
 name the functions that moved. HeadlineCost runs in every release environment as well
-(benchmarks/headline.txt) and also records a sampled flame graph of each server at full
-load on the headline workloads (py-spy), for the time valgrind cannot see.
+(benchmarks/headline.txt). Beside it go sampled flame graphs of each server at full load on
+the headline workloads (py-spy), for the time valgrind cannot see: in a run of the scripts
+the headline classes record them on their own servers before their rounds
+(flamegraphs_before_rounds), else HeadlineCost does (record_flamegraphs).
 """
 
 import dataclasses
 import sys
+from collections.abc import Callable
 
 import servers
-from harness import shared
-from harness.compare import on_primary_interpreter, quick
+from harness import shared, workloads
+from harness.compare import Contender, on_primary_interpreter, quick
 from harness.cost import store
 from harness.cost.cases import FLAMEGRAPH_WORKLOADS, HEADLINE_CASES, TLS_CASES, WORKLOAD_CASES
 from harness.cost.family import measure_costs
-from harness.cost.flamegraph import py_spy_missing, record_flamegraph
+from harness.cost.flamegraph import py_spy_missing, record_during, record_flamegraph
 from harness.cost.records import CostRecord
+from harness.generator import GeneratorError
 from harness.outcomes import Measurement, Skipped
+from harness.process import ServerError
 from harness.workloads import Workload
 
-from .common import Experiment, benchmark_class, tracked
+from .common import EchoComparison, Experiment, benchmark_class, tracked
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 # One second at 200 Hz: ~200 samples, where a frame of 1 % of the time shows in two. Each flame
@@ -115,7 +120,8 @@ class CostComparison(Experiment):
 
 class HeadlineCost(CostComparison):
     """The headline workloads' cost: a 32-byte text echo and GET /json. Also records each
-    server's flame graph at full load on the headline workloads."""
+    server's flame graph at full load on the headline workloads, unless the headline classes
+    record them in this run (record_flamegraphs)."""
 
     cases = HEADLINE_CASES
     measures_cases_of = ("WorkloadCost", WORKLOAD_CASES)
@@ -192,17 +198,68 @@ def flamegraph_plan() -> list[tuple[Workload, str]]:
     return plan[1:2] if quick() else plan  # the second: aiohttp (the baseline comes first)
 
 
+# The headline classes that record the flame graphs of their workloads, before their rounds, in
+# a run that shares measurements (flamegraphs_before_rounds).
+RECORDED_BY = {
+    workloads.headline_ws_echo().name: "bench_websocket.EchoText32B",
+    workloads.headline_get_json().name: "bench_http.GetJson",
+}
+
+
+def recorded_before_rounds(workload: Workload) -> bool:
+    """Whether this run's headline class of ``workload`` records its flame graphs: in a run that
+    shares measurements (python -m harness.asv_run) and selects that class, on the primary
+    interpreter."""
+    cls = RECORDED_BY.get(workload.name)
+    methods = tuple(name for name in dir(EchoComparison) if name.startswith("track_"))
+    return cls is not None and shared.folder() is not None and shared.selected(cls, methods)
+
+
+def flamegraphs_before_rounds(workload: Workload) -> Callable[[Contender], None] | None:
+    """For the headline comparisons (harness.compare.start_contenders' before_rounds): record the
+    flame graph of each contender in flamegraph_plan() on its server, warmed up, at full load,
+    before the rounds. Each then costs its 1.7 s window and py-spy, not a server start, a
+    generator's connections and a warm-up of its own as well (~3 s): 22 of them took ~66 s of
+    the default run in HeadlineCost. A flame graph that cannot be made is reported, not fatal."""
+    if not recorded_before_rounds(workload) or not on_primary_interpreter():
+        return None
+    chosen = {framework for planned, framework in flamegraph_plan() if planned.name == workload.name}
+    reason = py_spy_missing()
+    seconds = SMOKE_FLAMEGRAPH_SECONDS if quick() else FLAMEGRAPH_SECONDS
+
+    def record(contender: Contender) -> None:
+        out = store.flamegraph_file(workload.name, contender.framework) if contender.framework in chosen else None
+        if out is None:
+            return
+        if reason:
+            print(f"flame graph of {contender.framework} on {workload.name}: {reason}", file=sys.stderr)
+            return
+        try:
+            record_during(contender, workload, out, seconds=seconds)
+        except (ServerError, GeneratorError):
+            raise  # the server died or failed under load: the contender fails, as in a round
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the comparison goes on
+            print(f"flame graph of {contender.framework} on {workload.name} failed: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+
+    return record
+
+
 def record_flamegraphs() -> None:
     """py-spy flame graphs of every server at full load on the headline workloads, saved
-    with the run; a flame graph that cannot be made is reported, not fatal: the figures stand.
-    Only on the primary interpreter: on the others (harness/interpreters.py) they would add a
-    minute each to the default run, and the instruction profiles are there for every one."""
+    with the run, but for those the headline classes record before their rounds in this run
+    (flamegraphs_before_rounds); a flame graph that cannot be made is reported, not fatal: the
+    figures stand. Only on the primary interpreter: on the others (harness/interpreters.py)
+    they would add a minute each to the default run, and the instruction profiles are there
+    for every one."""
     if not on_primary_interpreter():
         print("flame graphs: recorded on the primary interpreter only (harness/interpreters.py)", file=sys.stderr)
         return
     reason = py_spy_missing()
     seconds = SMOKE_FLAMEGRAPH_SECONDS if quick() else FLAMEGRAPH_SECONDS
     for workload, framework in flamegraph_plan():
+        if recorded_before_rounds(workload):
+            continue
         out = store.flamegraph_file(workload.name, framework)
         if out is None:
             continue

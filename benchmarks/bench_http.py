@@ -7,14 +7,16 @@ says how well that held.
 """
 
 import itertools
+from collections.abc import Callable
 
 import servers
 from harness import workloads
-from harness.compare import Rounds
+from harness.compare import Contender, Rounds
 from harness.experiments import clients
 from harness.workloads import Workload
 from servers import contract
 
+from .bench_cost import flamegraphs_before_rounds
 from .common import HEADLINE_RUN, SHORT_RUN, Comparison, Experiment, headline_rounds, tracked
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
@@ -52,6 +54,9 @@ class GetJson(Comparison):
 
     def rounds_for(self, key: tuple) -> Rounds:
         return headline_rounds()  # shorter on the other interpreters (common.OTHER_INTERPRETER_RUN)
+
+    def before_rounds(self, workload: Workload) -> Callable[[Contender], None] | None:
+        return flamegraphs_before_rounds(workload)  # each server's, on its warmed-up connections
 
     def setup_cache(self) -> dict:
         return self.measure()

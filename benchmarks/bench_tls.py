@@ -30,6 +30,10 @@ certificate) cost the generator ~1.5-2.5 ms of CPU on OpenSSL 3.0, more than mos
 side, and the servers stayed at ~40 % of their core; read server_cpu, and give the generators
 CPUs of their own (BENCH_TOPOLOGY, harness/topology.py) to see the servers' cost.
 
+In a run of scripts/bench.sh, EchoTLS and GetJsonTLS measure bench_workers' two workers in
+their rounds too, since their plain half is its one worker (``measures_together_with``,
+harness/shared.py): bench_workers then reads its figures, a same-round ratio as before.
+
 Cost: the three classes' measurements (their setup_caches) took 108 s with twelve frameworks
 on a 2-vCPU machine, in SHORT_RUN's rounds: EchoTLS 42 s, HandshakesTLS 36 s, GetJsonTLS 30 s.
 The quick pass (BENCH_QUICK) measures them in 34 s, most of it servers and generators starting.
@@ -42,6 +46,7 @@ from harness import workloads
 from harness.outcomes import Measurement
 from harness.workloads import Workload
 
+from . import bench_workers
 from .common import SHORT_RUN, Comparison, EchoComparison, require, tracked
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
@@ -73,6 +78,7 @@ class EchoTLS(_CostOfTls, EchoComparison):
     grid = plain_and_tls(workloads.headline_ws_echo())
     rounds = SHORT_RUN
     together = True
+    measures_together_with = bench_workers.EchoWorkers  # its one worker is the plain half
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()
@@ -101,6 +107,7 @@ class GetJsonTLS(_CostOfTls, Comparison):
     grid = plain_and_tls(workloads.headline_get_json())
     rounds = SHORT_RUN
     together = True
+    measures_together_with = bench_workers.GetJsonWorkers  # its one worker is the plain half
 
     def setup_cache(self) -> dict[tuple, Measurement]:
         return self.measure()

@@ -20,12 +20,14 @@ near its limit for aiohttp and websockets (ratios near 1; see server_cpu).
 """
 
 import itertools
+from collections.abc import Callable
 
 import servers
 from harness import workloads
-from harness.compare import Rounds, quick
+from harness.compare import Contender, Rounds, quick
 from harness.workloads import Workload
 
+from .bench_cost import flamegraphs_before_rounds
 from .common import HEADLINE_RUN, SHORT_RUN, Comparison, EchoComparison, MemoryComparison, headline_rounds
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
@@ -44,6 +46,9 @@ class EchoText32B(EchoComparison):
 
     def rounds_for(self, key: tuple) -> Rounds:
         return headline_rounds()  # shorter on the other interpreters (common.OTHER_INTERPRETER_RUN)
+
+    def before_rounds(self, workload: Workload) -> Callable[[Contender], None] | None:
+        return flamegraphs_before_rounds(workload)  # each server's, on its warmed-up connections
 
     def setup_cache(self) -> dict:
         return self.measure()

@@ -12,11 +12,13 @@ and the summary mark such figures, and those whose generator ran out of CPU, rat
 draw them as a scaling curve. The remote topology (BENCH_TOPOLOGY, harness/topology.py)
 gives the server a host of its own and the generators others.
 
-Workers=1 is measured again here, in the same rounds as the others (``together``,
-harness.compare.compare_together), so that scaling is a same-round ratio: one after the other,
-seconds apart, it held the host's drift between them, and read from the headline's measurement
-in bench_tls (harness/shared.py) it would hold minutes of it. Cost: about a minute of the
-default run on two cores; a bigger host can add worker counts to WORKERS.
+Workers=1 is measured in the same rounds as the others (``together``, harness.compare.
+compare_together), so that scaling is a same-round ratio: one after the other, seconds apart,
+it held the host's drift between them. In a run of scripts/bench.sh both are measured in
+bench_tls's rounds, where one worker is the plain half (EchoTLS and GetJsonTLS's
+``measures_together_with``, harness/shared.py), and read here: the same ratio, without taking
+one worker's figure twice. Cost: about a minute of the default run on two cores before that,
+~30 s less since; a bigger host can add worker counts to WORKERS.
 """
 
 import dataclasses

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 import servers
 from harness import shared
-from harness.compare import Rounds, compare_each, compare_together, on_primary_interpreter
+from harness.compare import Contender, Rounds, compare_each, compare_together, on_primary_interpreter
 from harness.experiments.memory import memory_per_connection
 from harness.outcomes import Failed, Measurement, Skipped
 from harness.workloads import Workload
@@ -76,6 +76,11 @@ def benchmark_class(benchmark: object) -> str:
     return f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__name__}"
 
 
+def together_key(workloads: list[Workload], rounds: Rounds) -> str:
+    """The share key (harness.shared) of ``workloads`` measured in the same rounds, as a set."""
+    return shared.key("together", tuple(workloads), rounds)
+
+
 def require(row: object, who: str) -> None:
     """Turn a measurement's outcome for ``who`` into asv's: a skip shows n/a, a failure
     fails the benchmark with its cause."""
@@ -107,6 +112,12 @@ class Comparison(abc.ABC):
     # True: the grid's workloads are variants of one, measured in the same rounds
     # (harness.compare.compare_together) so that their ratios carry no drift between them.
     together: bool = False
+    # A ``together`` class that asv runs after this one (by name) and whose workloads include
+    # one of this class's: when the run shares measurements and selects it, its workloads join
+    # this class's rounds and it reads them (harness.shared). bench_tls's plain half is the
+    # one-worker half of bench_workers: measured apart, the headline echo and GET /json took
+    # each framework's one-worker figure twice, ~30 s of the default run.
+    measures_together_with: type[Comparison] | None = None
 
     @abc.abstractmethod
     def setup_cache(self) -> dict:
@@ -126,20 +137,43 @@ class Comparison(abc.ABC):
         workloads = self.workloads()
         taker = benchmark_class(self)
         if self.together:  # only all together, in the same rounds, or the ratios between them drift
-            together = compare_together(list(workloads.values()), rounds=self.rounds)
-            measured = {w.name: shared.measured_for(together[w.name], taker) for w in workloads.values()}
-            for w in workloads.values():
-                shared.save(shared.key(w, self.rounds), measured[w.name])
+            measured = shared.load(together_key(list(workloads.values()), self.rounds))  # by an earlier class
+            if measured is None:
+                later = self.later_together()
+                union = list({w.name: w for w in [*workloads.values(), *later]}.values())
+                together = compare_together(union, rounds=self.rounds)
+                measured = {w.name: shared.measured_for(together[w.name], taker) for w in union}
+                for w in union:
+                    shared.save(shared.key(w, self.rounds), measured[w.name])
+                if later:
+                    shared.save(together_key(later, self.rounds), {w.name: measured[w.name] for w in later})
             return {key: measured[w.name] for key, w in workloads.items()}
         own = {w.name: self.rounds_for(key) for key, w in workloads.items()}
         share_keys = {w.name: shared.key(w, own[w.name]) for w in workloads.values()}
         measured = {name: found for name, k in share_keys.items() if (found := shared.load(k)) is not None}
         missing = [w for w in workloads.values() if w.name not in measured]
         if missing:
-            for name, m in compare_each(missing, rounds=self.rounds, rounds_by_name=own).items():
+            chosen = compare_each(missing, rounds=self.rounds, rounds_by_name=own, before_rounds=self.before_rounds)
+            for name, m in chosen.items():
                 measured[name] = shared.measured_for(m, taker)
                 shared.save(share_keys[name], measured[name])
         return {key: measured[w.name] for key, w in workloads.items()}
+
+    def before_rounds(self, workload: Workload) -> Callable[[Contender], None] | None:
+        """What to do on each contender of ``workload`` after its warm-up, before the rounds
+        (harness.compare.start_contenders): nothing, but for the headline classes' flame graphs."""
+        return None
+
+    def later_together(self) -> list[Workload]:
+        """``measures_together_with``'s workloads, when this run shares measurements, selects that
+        class and measures it in this class's rounds; else none."""
+        later = self.measures_together_with
+        if later is None or shared.folder() is None or not later.together or later.rounds != self.rounds:
+            return []
+        methods = tuple(name for name in dir(later) if name.startswith("track_"))
+        if not shared.selected(benchmark_class(later()), methods):
+            return []
+        return list(later().workloads().values())
 
     def result(self, comparison: dict, framework: str, *grid: object) -> Mapping:
         return as_row(comparison[grid].outcomes[framework])

@@ -309,10 +309,13 @@ def start_contenders(
     warmup_s: float,
     pool: ServerPool | None = None,
     certificate: tls.Certificate | None = None,
+    before_rounds: Callable[[Contender], None] | None = None,
 ) -> list[Contender]:
     """A started server (from ``pool`` if given) and warmed-up generator per framework (or the
     reason it has none); over TLS the servers present ``certificate`` and the generators
-    verify them against it. Callers must close every contender (try/finally)."""
+    verify them against it. ``before_rounds`` is called on each live contender, one at a time,
+    after its warm-up (a flame graph: bench_cost.flamegraphs_before_rounds). Callers must
+    close every contender (try/finally)."""
     place = topology.current()
     plan = place.plan(workload.workers)
     processes = workload.generator_processes or len(plan.generators)
@@ -347,6 +350,9 @@ def start_contenders(
             if c.live and workload.warmup and warmup_s > 0:
                 with _failing(c):
                     c.generator.warm_up(warmup_s)
+            if c.live and before_rounds is not None:
+                with _failing(c):
+                    before_rounds(c)
     except BaseException:  # interrupted, or a server that could not even launch: stop those that did
         close_all(contenders)
         raise
@@ -382,19 +388,21 @@ def compare(
     rounds: Rounds = DEFAULT_ROUNDS,
     pool: ServerPool | None = None,
     certificate: tls.Certificate | None = None,
+    before_rounds: Callable[[Contender], None] | None = None,
 ) -> Measurement:
     """Measure ``workload`` on every framework (and the baseline), interleaved: a
     Measurement whose outcome per framework is a Summary, Skipped or Failed. Servers come
     from ``pool`` when given (which stops them), else start and stop here. A TLS workload
-    uses ``certificate``, or one made for this comparison alone (run_certificate)."""
+    uses ``certificate``, or one made for this comparison alone (run_certificate).
+    ``before_rounds``: as in start_contenders."""
     if workload.tls and certificate is None:
         with run_certificate([workload], topology.current().address) as certificate:
-            return compare(workload, frameworks, rounds, pool, certificate)
+            return compare(workload, frameworks, rounds, pool, certificate, before_rounds)
     run = rounds.for_this_run(fixed_job=not workload.warmup)
     contenders: list[Contender] = []
     try:
         names = list(frameworks or servers.FRAMEWORKS)
-        contenders = start_contenders(workload, names, run.warmup_s, pool, certificate)
+        contenders = start_contenders(workload, names, run.warmup_s, pool, certificate, before_rounds)
         for i in range(run.rounds):
             interleaved(contenders, i, lambda c: c.rounds.append(measure_round(c, run.window_s)))
     finally:
@@ -452,15 +460,22 @@ def compare_each(
     frameworks: list[str] | None = None,
     rounds: Rounds = DEFAULT_ROUNDS,
     rounds_by_name: Mapping[str, Rounds] | None = None,
+    before_rounds: Callable[[Workload], Callable[[Contender], None] | None] | None = None,
 ) -> dict:
     """compare() for several workloads, one after another: {workload name: Measurement}, each
     in ``rounds`` unless ``rounds_by_name`` names its own. Servers are shared between
     workloads that start them alike (ServerPool); TLS workloads share one certificate, made
-    for these measurements (run_certificate) and deleted once their servers have stopped."""
+    for these measurements (run_certificate) and deleted once their servers have stopped.
+    ``before_rounds(workload)``: compare()'s before_rounds for that workload, if any."""
     chosen = rounds_by_name or {}
     with run_certificate(workloads, topology.current().address) as certificate:
         pool = ServerPool()
         try:
-            return {w.name: compare(w, frameworks, chosen.get(w.name, rounds), pool, certificate) for w in workloads}
+            return {
+                w.name: compare(
+                    w, frameworks, chosen.get(w.name, rounds), pool, certificate, before_rounds and before_rounds(w)
+                )
+                for w in workloads
+            }
         finally:
             pool.close()

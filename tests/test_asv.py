@@ -26,7 +26,7 @@ from harness import shared
 from harness.asv_run import asv_home_env
 from harness.compare import QUICK_ENV, ServerPool
 from harness.cost.family import server_groups
-from harness.cost.records import CostRecord, profiles_dir
+from harness.cost.records import CostRecord, flamegraph_path, profiles_dir
 from harness.cost.store import MACHINE_ENV, RESULTS_ENV
 from harness.process import ROOT, START_LOG_ENV
 from tests.conftest import pid_alive
@@ -122,14 +122,16 @@ def test_every_selected_framework_is_recorded_where_it_has_the_endpoint(asv_run)
 
 
 def test_a_measurement_several_classes_take_alike_is_taken_once(asv_run):
-    """harness/shared.py: the headline echo in short rounds and the handshake, each measured
-    by the first class asv runs (beside TLS) and read by the others."""
+    """harness/shared.py: the headline echo and GET /json in short rounds and the handshake, each
+    measured by the first class asv runs (beside TLS) and read by the others."""
     readers = {
         ("bench_tls.EchoTLS", ("plain",)): [
             ("bench_websocket.EchoGrid", (32, 100, "text")),
             ("bench_websocket.EchoAllocator", ("tuned",)),
             ("bench_websocket.EchoEventLoop", ("asyncio",)),
+            ("bench_workers.EchoWorkers", (1,)),  # in bench_tls's rounds, two workers too
         ],
+        ("bench_tls.GetJsonTLS", ("plain",)): [("bench_workers.GetJsonWorkers", (1,))],
         ("bench_tls.HandshakesTLS", ("plain",)): [("bench_websocket.Handshakes", ())],
     }
     for (taker, cell), others in readers.items():
@@ -162,14 +164,22 @@ def test_the_cost_family_is_recorded_with_its_profiles(asv_run):
 
 def cost_family_starts(cls: type) -> collections.Counter:
     """The server starts a cost class makes in a smoke run: two per server configuration a
-    framework needs (natively, then under valgrind), and HeadlineCost's flame graphs one each."""
+    framework needs (natively, then under valgrind). In a run that shares measurements, as this
+    one, HeadlineCost starts none for flame graphs: the headline classes record them."""
     starts = collections.Counter()
     for framework in servers.selection():
         cases = [c for c in cls.cases if c.in_smoke_run and not c.workload.unsupported(framework)]
         starts[framework] = 2 * len(server_groups(cases, framework))
-    if cls is bench_cost.HeadlineCost:
-        starts.update(framework for _workload, framework in bench_cost.flamegraph_plan())
     return starts
+
+
+def test_the_headline_class_records_the_flame_graph_on_its_own_servers(asv_run):
+    with pytest.MonkeyPatch.context() as quick_run:
+        quick_run.setenv(QUICK_ENV, "1")  # as asv ran them: one flame graph, aiohttp's echo
+        [(workload, framework)] = bench_cost.flamegraph_plan()
+    path = flamegraph_path(asv_run["results_dir"], "smoke", asv_run["commit"], "smoke-env", workload.name, framework)
+    assert path.is_file(), list(path.parent.parent.rglob("*"))
+    assert "ops/s while sampled" in json.loads(path.read_text())["name"]
 
 
 def comparison_classes() -> list[type]:

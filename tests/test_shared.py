@@ -5,6 +5,7 @@ The measuring functions are replaced by recorders: what is checked is who measur
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +81,7 @@ class Recorder:
     def __init__(self) -> None:
         self.measured: list[str] = []
 
-    def each(self, chosen, frameworks=None, rounds=None, rounds_by_name=None):
+    def each(self, chosen, frameworks=None, rounds=None, rounds_by_name=None, before_rounds=None):
         self.measured += [w.name for w in chosen]
         return {w.name: Measurement(w.name, {"by": "each"}, {"aiohttp": len(self.measured)}) for w in chosen}
 
@@ -104,13 +105,34 @@ def test_the_headline_echo_in_short_rounds_is_measured_once_for_four_classes(mon
         measured = cls().measure()
         assert measured[cell] == tls[("plain",)], cls.__name__
         assert measured[cell].setup["measured_for"] == "bench_tls.EchoTLS"
-    assert recorder.measured.count(echo) == 1  # taken once, with TLS beside it
     # Each class measured its other cells itself, once.
     assert len(recorder.measured) == len(set(recorder.measured))
     assert f"{echo}_glibc_malloc" in recorder.measured
-    # Workers measure one worker again, in the same rounds as two: their ratio is the figure.
+    # Workers read one worker and two, both measured in bench_tls's rounds: their ratio is the figure.
     workers = bench_workers.EchoWorkers().measure()
-    assert recorder.measured.count(echo) == 2 and workers[(1,)].setup["by"] == "together"
+    assert recorder.measured.count(echo) == 1  # taken once, with TLS and two workers beside it
+    assert workers[(1,)] == tls[("plain",)]
+    assert workers[(2,)].setup == {"by": "together", "measured_for": "bench_tls.EchoTLS"}
+    two_workers = bench_workers.with_workers(workloads.headline_ws_echo(), 2).name
+    assert recorder.measured == [echo, f"{echo}_tls", two_workers, *recorder.measured[3:]]  # one compare_together
+
+
+@pytest.mark.parametrize(("taker", "workers"), [(bench_tls.EchoTLS, bench_workers.EchoWorkers),
+                                                (bench_tls.GetJsonTLS, bench_workers.GetJsonWorkers)])  # fmt: skip
+def test_workers_join_the_tls_rounds_only_when_the_run_selects_them(monkeypatch, share, taker, workers):
+    recorder = Recorder()
+    monkeypatch.setattr("benchmarks.common.compare_together", recorder.together)
+    monkeypatch.setenv(shared.SELECTED_ENV, json.dumps(["^bench_tls\\."]))
+    taker().measure()
+    assert len(recorder.measured) == 2  # plain and TLS only
+    workers().measure()  # not selected by this run, yet run by hand: it measures its own
+    assert len(recorder.measured) == 4
+    monkeypatch.setenv(shared.SELECTED_ENV, json.dumps([]))
+    with shared.sharing([]) as env:  # a fresh run selecting everything
+        monkeypatch.setenv(shared.SHARE_ENV, env[shared.SHARE_ENV])
+        taker().measure()
+        workers().measure()
+    assert len(recorder.measured) == 7  # plain, TLS and two workers together; the workers read them
 
 
 def test_a_workload_in_other_rounds_is_measured_again(monkeypatch, share):
@@ -181,3 +203,23 @@ def test_system_calls_are_not_counted_when_the_run_leaves_their_track_out(monkey
     bench_cost.HeadlineCost().measure()
     assert recorder.calls == [[c.name for c in bench_cost.HEADLINE_CASES]]
     assert not recorder.counted_syscalls
+
+
+def test_the_headline_classes_record_the_flame_graphs_when_the_run_shares(monkeypatch, share):
+    recorded: list[tuple[str, str]] = []
+    monkeypatch.setattr(bench_cost, "record_flamegraph", lambda w, fw, out, **kw: recorded.append((w.name, fw)))
+    monkeypatch.setattr(bench_cost.store, "flamegraph_file", lambda workload, framework: Path("unused"))
+    echo, get = workloads.headline_ws_echo(), workloads.headline_get_json()
+    assert bench_cost.flamegraphs_before_rounds(echo) is not None
+    assert bench_cost.flamegraphs_before_rounds(get) is not None
+    bench_cost.record_flamegraphs()  # HeadlineCost, which asv runs first, leaves them to those classes
+    assert recorded == []
+    monkeypatch.setenv(shared.SELECTED_ENV, json.dumps(["^bench_cost\\.", "^bench_http\\.GetJson\\."]))
+    assert bench_cost.flamegraphs_before_rounds(echo) is None  # EchoText32B does not run: HeadlineCost records
+    bench_cost.record_flamegraphs()
+    assert {w for w, _fw in recorded} == {echo.name}
+    monkeypatch.delenv(shared.SHARE_ENV)  # asv run by hand: nothing shared, HeadlineCost records them all
+    recorded.clear()
+    assert bench_cost.flamegraphs_before_rounds(echo) is None
+    bench_cost.record_flamegraphs()
+    assert {w for w, _fw in recorded} == {echo.name, get.name}

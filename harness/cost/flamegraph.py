@@ -98,18 +98,9 @@ def record_flamegraph(
     missing = py_spy_missing()
     if missing:
         raise FlamegraphError(missing)
-    py_spy = find_py_spy()
-    assert py_spy is not None
-    duration = max(1, math.ceil(seconds))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Beside ``out``, so the rename is atomic; py-spy writes this exact name.
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     server_cpu, generator_cpus = cpu_plan()
     server = workload.server(framework, server_cpu)
     contender = Contender(framework, server)
-    spy: subprocess.Popen | None = None
-    spy_log = tempfile.TemporaryFile()
     try:
         server.start()
         spec = workload.load_spec(server, warmup_s=warmup_s if workload.warmup else 0)
@@ -123,7 +114,32 @@ def record_flamegraph(
                 server.process.wait(timeout=1.0)
             server.check_alive()
             raise
+        return record_during(contender, workload, out, seconds=seconds)
+    finally:
+        contender.close()
 
+
+def record_during(contender: Contender, workload: Workload, out: Path, *, seconds: float = 2.0) -> Path:
+    """Record ``contender``'s server (started, its generator connected and warmed up) while its
+    generator drives it at full load for ``seconds`` (whole seconds, py-spy's unit), into the
+    speedscope file ``out``; the generator's window counts nothing. The headline comparisons
+    call this before their rounds (benchmarks/bench_cost.flamegraphs_before_rounds), on servers
+    and connections they have up already. Raises as record_flamegraph does; starts nothing
+    that outlives it."""
+    missing = py_spy_missing()
+    if missing:
+        raise FlamegraphError(missing)
+    py_spy = find_py_spy()
+    assert py_spy is not None
+    framework, server = contender.framework, contender.server
+    duration = max(1, math.ceil(seconds))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Beside ``out``, so the rename is atomic; py-spy writes this exact name.
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    spy: subprocess.Popen | None = None
+    spy_log = tempfile.TemporaryFile()
+    try:
         outcome: list[Round | BaseException] = []
         window_s = LEAD_S + duration + TAIL_S
 
@@ -148,7 +164,7 @@ def record_flamegraph(
             # so there it takes time the server could not use anyway, where on the generators'
             # CPUs it took theirs. Tornado's GET /json at 50 connections on 2 CPUs, 3 runs each:
             # 4.4-5.5k req/s sampled with py-spy there, 2.1-3.2k with it beside the generator.
-            preexec_fn=die_with_parent(server_cpu),
+            preexec_fn=die_with_parent(server.cpu),
         )
         try:
             spy_status: int | None = spy.wait(timeout=duration + SPY_GRACE_S)
@@ -177,7 +193,6 @@ def record_flamegraph(
     finally:
         if spy is not None and spy.poll() is None:
             _kill(spy)
-        contender.close()
         spy_log.close()
         tmp.unlink(missing_ok=True)
 
