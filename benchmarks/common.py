@@ -40,16 +40,20 @@ HEADLINE_RUN = Rounds(rounds=7, window_s=1.0, warmup_s=0.5)
 # HEADLINE_RUN there would add ~3 minutes to a default run already at its 30; across
 # interpreters the figures come from different runs anyway, so the host's drift, not the
 # windows, bounds that comparison (the cost family's instructions are its exact measure).
-OTHER_INTERPRETER_RUN = Rounds(rounds=3, window_s=0.3, warmup_s=0.1)
-# Every other comparison: three windows of 0.3 s, the least that gives a median and a spread
-# (iqr_pct in each summary says whether they were long enough). Twelve frameworks each get a
-# warm-up and three windows per workload, and the default run has 30 minutes on two cores:
-# 0.5 s windows, and 5 of 1 s for the caches, took 49 minutes with the rest of the suite.
+OTHER_INTERPRETER_RUN = Rounds(rounds=3, window_s=0.25, warmup_s=0.05)
+# Every other comparison: three windows of 0.25 s, about the least that gives a median and a
+# spread (iqr_pct in each summary says whether they were long enough). Twelve frameworks each
+# get a warm-up and three windows per workload, and the default run has 30 minutes on two
+# cores: 0.5 s windows, and 5 of 1 s for the caches, took 49 minutes with the rest of the
+# suite, and 0.3 s after 0.1 s of warm-up 32-37 minutes once the interpreter and TLS axes had
+# joined it. Here, on a noisy hour, the spread between rounds was the host's either way: the
+# median iqr_pct of twelve frameworks on a 1 KiB echo and GET /plaintext was 4-17 % with these
+# windows and 6-22 % with 0.3 s (two runs each), their ratios to the baseline alike.
 # The warm-up runs on connections already open, on a server that a grid's earlier workloads
-# may have warmed already: 0.1 s is hundreds of operations at most workloads' rates (a few
-# per connection at the slowest, 1 MB JSON), past the first-use paths, and the ~350 warm-ups
-# of a default run then take 35 s, not 70.
-SHORT_RUN = Rounds(rounds=3, window_s=0.3, warmup_s=0.1)
+# may have warmed already: 0.05 s is a hundred operations or more at most workloads' rates,
+# past the first-use paths; at the slowest, the 1 MB document with orjson, two requests on
+# each of its two connections (the stdlib's has its own rounds, bench_http.LARGE_DOCUMENT_RUN).
+SHORT_RUN = Rounds(rounds=3, window_s=0.25, warmup_s=0.05)
 
 
 def headline_rounds() -> Rounds:
