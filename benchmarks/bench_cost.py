@@ -31,7 +31,7 @@ from harness.outcomes import Measurement, Skipped
 from harness.process import ServerError
 from harness.workloads import Workload
 
-from .common import EchoComparison, Experiment, benchmark_class, tracked
+from .common import EchoComparison, Experiment, benchmark_class, methods_tracked, tracked
 
 FRAMEWORKS = list(servers.FRAMEWORKS)
 # One second at 200 Hz: ~200 samples, where a frame of 1 % of the time shows in two. Each flame
@@ -211,8 +211,7 @@ def recorded_before_rounds(workload: Workload) -> bool:
     shares measurements (python -m harness.asv_run) and selects that class, on the primary
     interpreter."""
     cls = RECORDED_BY.get(workload.name)
-    methods = tuple(name for name in dir(EchoComparison) if name.startswith("track_"))
-    return cls is not None and shared.folder() is not None and shared.selected(cls, methods)
+    return cls is not None and shared.folder() is not None and shared.selected(cls, methods_tracked(EchoComparison))
 
 
 def flamegraphs_before_rounds(workload: Workload) -> Callable[[Contender], None] | None:

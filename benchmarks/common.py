@@ -80,6 +80,11 @@ def benchmark_class(benchmark: object) -> str:
     return f"{type(benchmark).__module__.rsplit('.', 1)[-1]}.{type(benchmark).__name__}"
 
 
+def methods_tracked(cls: type) -> tuple[str, ...]:
+    """The names of a benchmark class's track methods, as harness.shared.selected takes them."""
+    return tuple(name for name in dir(cls) if name.startswith("track_"))
+
+
 def together_key(workloads: list[Workload], rounds: Rounds) -> str:
     """The share key (harness.shared) of ``workloads`` measured in the same rounds, as a set."""
     return shared.key("together", tuple(workloads), rounds)
@@ -174,8 +179,7 @@ class Comparison(abc.ABC):
         later = self.measures_together_with
         if later is None or shared.folder() is None or not later.together or later.rounds != self.rounds:
             return []
-        methods = tuple(name for name in dir(later) if name.startswith("track_"))
-        if not shared.selected(benchmark_class(later()), methods):
+        if not shared.selected(benchmark_class(later()), methods_tracked(later)):
             return []
         return list(later().workloads().values())
 
